@@ -1,0 +1,1 @@
+"""WTForms classes: they validate input and never write to the database."""

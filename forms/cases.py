@@ -1,0 +1,68 @@
+"""Forms on a case page: evidence, transitions, decisions, assignment."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class VersionedForm(FlaskForm):
+    """Carries the case version the page was built from, so a stale page is caught."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class EvidenceForm(VersionedForm):
+    kind = RadioField(
+        _l("What are you adding?"),
+        choices=[("file", _l("A file (photo, scan, document)")), ("statement", _l("A written statement"))],
+        default="file",
+    )
+    title = StringField(_l("Short title"), validators=[Optional(), Length(max=200)])
+    file = FileField(_l("File"))
+    statement = TextAreaField(_l("Statement in your own words"), validators=[Optional(), Length(max=20000)])
+    outcomes = MultiCheckboxField(_l("Which learning outcomes does it show?"), coerce=int)
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        ok = super().validate(extra_validators)
+        if self.kind.data == "file" and not (self.file.data and getattr(self.file.data, "filename", "")):
+            self.file.errors = [*self.file.errors, _l("Choose a file to upload.")]
+            ok = False
+        if self.kind.data == "statement" and not (self.statement.data or "").strip():
+            self.statement.errors = [*self.statement.errors, _l("Write the statement before saving it.")]
+            ok = False
+        if self.kind.data == "statement" and not (self.title.data or "").strip():
+            self.title.errors = [*self.title.errors, _l("Give the statement a short title.")]
+            ok = False
+        if not self.outcomes.data:
+            self.outcomes.errors = [*self.outcomes.errors, _l("Choose at least one learning outcome.")]
+            ok = False
+        return ok
+
+
+class TransitionForm(VersionedForm):
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=5000)])
+
+
+class DecisionForm(VersionedForm):
+    outcome_id = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    verdict = RadioField(
+        _l("Decision"),
+        choices=[("met", _l("Met")), ("not_met", _l("Not yet met")), ("more_evidence", _l("More evidence needed"))],
+        validators=[DataRequired(message=_l("Choose a decision."))],
+    )
+    criteria = MultiCheckboxField(_l("Criteria the evidence satisfies"), coerce=int)
+    rationale = TextAreaField(_l("Reason (required unless met)"), validators=[Optional(), Length(max=5000)])
+
+
+class AssignForm(VersionedForm):
+    assessor_id = SelectField(_l("Assessor"), coerce=int)

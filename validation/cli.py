@@ -1,0 +1,162 @@
+"""The `validation` command: everything an operator does, from migrations to audit verification."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+import workflows
+from validation.extensions import db
+from validation.services import accounts, audit, cases
+from validation.services import catalog as catalog_service
+from validation.services.errors import ServiceError
+from validation.web.security import write_intent
+
+
+def _writing() -> None:
+    write_intent.set(True)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(import_catalog)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(workflow_group)
+    app.cli.add_command(users_group)
+    app.cli.add_command(demo)
+
+
+@click.command("import-catalog")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_catalog(file: Path) -> None:
+    """Import credentials from a YAML or JSON file; the same file twice changes nothing."""
+    _writing()
+    try:
+        report = catalog_service.import_catalog(file)
+    except ServiceError as exc:
+        db.session.rollback()
+        click.echo(exc.reason, err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{len(report.created)} credential(s) created, {len(report.unchanged)} unchanged.")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 0 when intact, 1 naming the first broken event."""
+    report = audit.verify_chain()
+    if report.intact:
+        click.echo(f"Audit trail intact: {report.checked} event(s) verified.")
+        return
+    click.echo(f"Audit trail broken at event {report.broken_seq}: {report.reason} "
+               f"({report.checked} event(s) before it verified).", err=True)
+    sys.exit(1)
+
+
+@click.group("workflow")
+def workflow_group() -> None:
+    """Workflow definitions."""
+
+
+@workflow_group.command("diagram")
+@click.argument("key")
+@click.option("--version", type=int, default=None, help="A version other than the latest.")
+@with_appcontext
+def workflow_diagram(key: str, version: int | None) -> None:
+    """Print the Mermaid diagram of a workflow."""
+    registry = cases.registry()
+    try:
+        definition = registry.get(key, version) if version else registry.latest(key)
+    except LookupError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(workflows.mermaid(definition))
+
+
+@workflow_group.command("check")
+@with_appcontext
+def workflow_check() -> None:
+    """Load every definition, and record versions not seen before (a changed file is refused)."""
+    _writing()
+    try:
+        registry = workflows.Registry.from_directory(cases.registry_dir())
+        for key in registry.keys():
+            cases.record_version(registry.latest(key))
+    except workflows.WorkflowError as exc:
+        db.session.rollback()
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{len(registry.keys())} workflow(s) valid.")
+
+
+@click.group("users")
+def users_group() -> None:
+    """Accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice(["candidate", "assessor", "coordinator", "admin"]), required=True)
+@click.option("--language", type=click.Choice(["en", "uk"]), default="en")
+@click.password_option()
+@with_appcontext
+def users_create(email: str, display_name: str, role: str, language: str, password: str) -> None:
+    """Create an account (staff accounts are made here or on the admin page)."""
+    _writing()
+    try:
+        accounts.create_user(email=email, display_name=display_name, password=password, role=role,
+                             language=language, actor=None)
+    except ServiceError as exc:
+        db.session.rollback()
+        click.echo(exc.reason, err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"Created {role} {email}.")
+
+
+@users_group.command("disable")
+@click.argument("email")
+@with_appcontext
+def users_disable(email: str) -> None:
+    """Disable an account and end all its sessions."""
+    _writing()
+    user = accounts.find_by_email(email)
+    if user is None:
+        click.echo(f"No account {email}.", err=True)
+        sys.exit(1)
+    accounts.set_active(user.id, False, None)
+    db.session.commit()
+    click.echo(f"Disabled {email}.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load the demo catalog, one user per role and cases in every state; running it again changes nothing."""
+    from validation import demo as demo_data
+
+    _writing()
+    created = demo_data.load()
+    db.session.commit()
+    click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
+    click.echo("\nDemo logins (password for all: " + demo_data.PASSWORD + ")")
+    for role, email in demo_data.LOGINS:
+        click.echo(f"  {role:<12} {email}")
+
+
+def main() -> None:
+    from validation import create_app
+
+    FlaskGroup(create_app=lambda: create_app(), help="The validation engine.")(prog_name="validation")

@@ -1,0 +1,67 @@
+"""Settings read from the environment, so one build runs anywhere: laptop, CI, several workers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("en", "uk")
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Build the configuration; SQLite in the instance folder unless DATABASE_URL says otherwise."""
+    instance = Path(instance_path)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'validation.sqlite3'}"
+    secret = os.environ.get("SECRET_KEY")
+    if not secret:
+        secret = _instance_secret(instance)
+    return {
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
+        "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", str(25 * 1024 * 1024))),
+        "CASE_QUOTA_BYTES": int(os.environ.get("CASE_QUOTA_BYTES", str(200 * 1024 * 1024))),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "LOGIN_FAILURES_PER_MINUTE": int(os.environ.get("LOGIN_FAILURES_PER_MINUTE", "5")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_LIFETIME_HOURS": int(os.environ.get("SESSION_LIFETIME_HOURS", "12")),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": LANGUAGES,
+        "WORKFLOW_DIR": os.environ.get("WORKFLOW_DIR")
+        or str(Path(__file__).resolve().parent.parent / "workflows" / "definitions"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+    }
+
+
+def engine_options(database_url: str) -> dict[str, Any]:
+    """SQLite waits for the writer instead of failing at once; PostgreSQL checks pooled connections."""
+    if database_url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts without configuration."""
+    import secrets
+
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

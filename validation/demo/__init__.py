@@ -1,0 +1,125 @@
+"""Demo data: the catalog, one account per role and cases in every state, all made through the services
+so that the audit trail is as real as in production. Loading twice changes nothing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from validation.extensions import db
+from validation.models import Case, Centre, User
+from validation.services import accounts, assessment, cases, catalog, evidence
+
+CATALOG = Path(__file__).with_name("catalog.yaml")
+PASSWORD = "demo-password-2026"
+LOGINS = [
+    ("candidate", "candidate@demo.example"),
+    ("assessor", "assessor@demo.example"),
+    ("coordinator", "coordinator@demo.example"),
+    ("admin", "admin@demo.example"),
+]
+# (candidate e-mail, name, language, credential code, state the case is taken to)
+DEMO_CASES = [
+    ("candidate@demo.example", "Olena Kovalenko", "uk", "UA-BAKERY", "draft"),
+    ("candidate@demo.example", "Olena Kovalenko", "uk", "UA-CABLE-LAY", "more_evidence"),
+    ("candidate@demo.example", "Olena Kovalenko", "uk", "GE-NET-SUPPORT", "partially_awarded"),
+    ("taras@demo.example", "Taras Melnyk", "uk", "GE-WELD-MMA", "submitted"),
+    ("taras@demo.example", "Taras Melnyk", "uk", "MK-ROOF-INST", "screening"),
+    ("ani@demo.example", "Ani Petrosyan", "en", "AM-LINUX-TECH", "under_review"),
+    ("ani@demo.example", "Ani Petrosyan", "en", "RS-MCU-PROG", "interview"),
+    ("marko@demo.example", "Marko Vuković", "en", "ME-AGRO-TOUR", "recommended"),
+    ("marko@demo.example", "Marko Vuković", "en", "UA-BAKERY", "awarded"),
+    ("nino@demo.example", "Nino Beridze", "en", "GE-WELD-MMA", "not_awarded"),
+    ("nino@demo.example", "Nino Beridze", "en", "AM-LINUX-TECH", "withdrawn"),
+]
+# The path through the standard workflow to each state: (trigger, role that fires it).
+PATHS = {
+    "draft": [],
+    "submitted": [("submit", "candidate")],
+    "screening": [("submit", "candidate"), ("start_screening", "coordinator")],
+    "under_review": [("submit", "candidate"), ("start_screening", "coordinator"),
+                     ("accept_for_review", "coordinator")],
+}
+PATHS["more_evidence"] = [*PATHS["under_review"], ("request_more_evidence", "assessor")]
+PATHS["interview"] = [*PATHS["under_review"], ("schedule_interview", "assessor")]
+PATHS["recommended"] = [*PATHS["under_review"], ("recommend", "assessor")]
+PATHS["awarded"] = [*PATHS["recommended"], ("award", "coordinator")]
+PATHS["partially_awarded"] = [*PATHS["recommended"], ("award_partially", "coordinator")]
+PATHS["not_awarded"] = [*PATHS["recommended"], ("refuse_award", "coordinator")]
+PATHS["withdrawn"] = [("withdraw", "candidate")]
+REASONS = {
+    "request_more_evidence": "Please add a photo or a letter that shows this work in practice.",
+    "refuse_award": "The evidence does not yet show the outcomes; a practical test is recommended.",
+    "withdraw": "I have moved to another city and will apply there.",
+}
+
+
+def _user(email: str, name: str, role: str, language: str, centre: Centre) -> User:
+    user = accounts.find_by_email(email)
+    if user is None:
+        user = accounts.create_user(email=email, display_name=name, password=PASSWORD, role=role,
+                                    language=language, actor=None, centre_id=centre.id)
+    return user
+
+
+def load() -> bool:
+    """Load everything; returns False when the demo data was already there."""
+    catalog.import_catalog(CATALOG)
+    if accounts.find_by_email(LOGINS[0][1]) is not None:
+        return False
+    centre = Centre(code="DEMO-KYIV", name="Demo validation centre, Kyiv", country="UA")
+    db.session.add(centre)
+    db.session.flush()
+    staff = {
+        "assessor": _user("assessor@demo.example", "Iryna Shevchenko", "assessor", "uk", centre),
+        "coordinator": _user("coordinator@demo.example", "Davit Kapanadze", "coordinator", "en", centre),
+        "admin": _user("admin@demo.example", "Admin", "admin", "en", centre),
+    }
+    for email, name, language, code, state in DEMO_CASES:
+        candidate = _user(email, name, "candidate", language, centre)
+        _case_in_state(candidate, code, state, staff)
+    return True
+
+
+def _case_in_state(candidate: User, code: str, state: str, staff: dict[str, User]) -> Case:
+    credential = catalog.by_code(code)
+    assert credential is not None, code
+    case = cases.open_case(candidate, credential.id)
+    path = PATHS[state]
+    if any(trigger == "submit" for trigger, _ in path):
+        _portfolio(case, candidate)
+    actors = {"candidate": candidate, **staff}
+    for trigger, role in path:
+        if trigger == "accept_for_review":
+            cases.assign_assessor(case.id, staff["assessor"].id, staff["coordinator"])
+        if trigger == "recommend":
+            _decide(case, staff["assessor"], target=state)
+        cases.fire(case.id, trigger, actors[role], REASONS.get(trigger))
+    return case
+
+
+def _portfolio(case: Case, candidate: User) -> None:
+    claims = [c.outcome_id for c in case.claims]
+    evidence.add_file(
+        case.id, candidate, "Reference letter from my former employer",
+        io.BytesIO("To whom it may concern: the holder worked with us for six years.\n".encode()),
+        "reference-letter.txt", claims[: len(claims) // 2 + 1],
+    )
+    evidence.add_statement(
+        case.id, candidate, "How I did this work",
+        "For six years I did this work every day, trained two apprentices and kept the logbook.",
+        claims,
+    )
+
+
+def _decide(case: Case, assessor: User, target: str) -> None:
+    for index, claim in enumerate(case.claims):
+        if target == "not_awarded":
+            verdict = "not_met"
+        elif target == "partially_awarded" and index % 2 == 1:
+            verdict = "not_met"
+        else:
+            verdict = "met"
+        rationale = None if verdict == "met" else "The evidence does not show this outcome at work."
+        assessment.record_decision(case.id, claim.outcome_id, assessor, verdict, rationale,
+                                   range(len(claim.outcome.criteria)) if verdict == "met" else ())

@@ -1,0 +1,93 @@
+"""People: one user table with a role, the centre they belong to, their sessions and consents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from validation.models.base import Base, UTCDateTime, utcnow
+
+ROLES = ("candidate", "assessor", "coordinator", "admin")
+STAFF_ROLES = ("assessor", "coordinator", "admin")
+
+
+class Centre(Base):
+    """A validation centre (school or agency) that candidates and staff belong to."""
+
+    __tablename__ = "centres"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+
+
+class User(UserMixin, Base):
+    """Anyone who signs in. The role decides the desk; ownership and assignment decide the cases."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_known"),
+        CheckConstraint("preferred_language IN ('en', 'uk')", name="language_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    preferred_language: Mapped[str] = mapped_column(String(5), default="en")
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    centre: Mapped[Centre | None] = relationship()
+
+    # Flask-Login keeps the *session* token in the cookie, never the user id, so that a session can be
+    # revoked on the server (logout, password change, disabling).
+    session_token = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class UserSession(Base):
+    """A server-side login session; the cookie holds only a random token whose hash is stored here."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_open", "user_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class ConsentRecord(Base):
+    """Which version of the privacy text a person accepted, and when; withdrawal is a new timestamp."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    text_version: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(5))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,44 @@
+"""Who may see and touch a case. Views call these before anything else; services call them again."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from validation.extensions import db
+from validation.models import Case, User
+from validation.services.errors import Forbidden, NotFound
+
+
+def can_view_case(user: User, case: Case) -> bool:
+    if user.role == "candidate":
+        return case.candidate_id == user.id
+    if user.role == "assessor":
+        return case.assessor_id == user.id
+    return user.role in ("coordinator", "admin")
+
+
+def may_act_on_case(user: User, case: Case) -> bool:
+    """Acting needs more than seeing: admins read cases for support but never act on them."""
+    return user.role != "admin" and can_view_case(user, case)
+
+
+def case_for(user: User, case_id: int, *, lock: bool = False) -> Case:
+    """The case if this user may see it. Candidates get 404 for others' cases, so ids reveal nothing."""
+    statement = select(Case).where(Case.id == case_id)
+    if lock and db.session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    case = db.session.execute(statement).scalar_one_or_none()
+    if case is None:
+        raise NotFound("There is no such case.")
+    if not can_view_case(user, case):
+        if user.role == "candidate":
+            raise NotFound("There is no such case.")
+        raise Forbidden("This case is not assigned to you.")
+    return case
+
+
+def case_to_act_on(user: User, case_id: int) -> Case:
+    case = case_for(user, case_id, lock=True)
+    if not may_act_on_case(user, case):
+        raise Forbidden("You may look at this case but not act on it.")
+    return case

@@ -1,0 +1,89 @@
+"""Assessment: the assigned assessor's decision per claimed outcome, appended and never overwritten."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from validation.extensions import db
+from validation.models import Case, CaseClaim, OutcomeDecision, User, utcnow
+from validation.models.assessment import VERDICTS
+from validation.services import access, audit
+from validation.services.errors import Conflict, Forbidden, Invalid
+
+# Decisions are open while the case can still be recommended: once it has left review, they are closed.
+DECISION_TRIGGER = "recommend"
+
+
+def current_decisions(case_id: int) -> dict[int, OutcomeDecision]:
+    """The newest decision per outcome of a case."""
+    newest = (
+        select(func.max(OutcomeDecision.id))
+        .where(OutcomeDecision.case_id == case_id)
+        .group_by(OutcomeDecision.outcome_id)
+    )
+    rows = db.session.execute(select(OutcomeDecision).where(OutcomeDecision.id.in_(newest))).scalars()
+    return {d.outcome_id: d for d in rows}
+
+
+def decisions_open(case: Case) -> bool:
+    from validation.services.cases import definition_for
+
+    if case.outcome is not None:
+        return False
+    return any(t.trigger == DECISION_TRIGGER for t in definition_for(case).triggers_from(case.state))
+
+
+def record_decision(
+    case_id: int,
+    outcome_id: int,
+    actor: User,
+    verdict: str,
+    rationale: str | None,
+    criteria_met: Sequence[int] = (),
+    expected_version: int | None = None,
+) -> OutcomeDecision:
+    """Record the assessor's judgement of one claimed outcome."""
+    from validation.services.cases import check_version
+
+    if actor.role != "assessor":
+        raise Forbidden("Only the assigned assessor records decisions.")
+    case = access.case_to_act_on(actor, case_id)
+    check_version(case, expected_version)
+    if not decisions_open(case):
+        raise Conflict("Decisions can only be recorded while the case is under review.")
+    claim = db.session.get(CaseClaim, (case.id, outcome_id))
+    if claim is None:
+        raise Invalid("This learning outcome is not part of the case.")
+    if verdict not in VERDICTS:
+        raise Invalid("Choose met, not yet met, or more evidence needed.")
+    rationale = (rationale or "").strip() or None
+    if verdict != "met" and rationale is None:
+        raise Invalid("Give a reason when an outcome is not met or needs more evidence.")
+    count = len(claim.outcome.criteria)
+    criteria = sorted({int(i) for i in criteria_met})
+    if any(i < 0 or i >= count for i in criteria):
+        raise Invalid("A criterion that this outcome does not have was ticked.")
+    decision = OutcomeDecision(
+        case_id=case.id,
+        outcome_id=outcome_id,
+        assessor_id=actor.id,
+        verdict=verdict,
+        rationale=rationale,
+        criteria_met=criteria,
+        submission_round=case.submission_round,
+    )
+    db.session.add(decision)
+    case.updated_at = utcnow()
+    db.session.flush()
+    audit.record(
+        "decision.recorded",
+        actor=actor,
+        case=case,
+        decision_id=decision.id,
+        outcome_id=outcome_id,
+        verdict=verdict,
+        criteria_met=len(criteria),
+    )
+    return decision

@@ -1,0 +1,62 @@
+"""Awards: issued when a case reaches an awarding end state, listing exactly the outcomes found met."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from validation.extensions import db
+from validation.models import Award, AwardOutcome, Case, User
+from validation.services import audit
+from validation.services.assessment import current_decisions
+from validation.services.errors import Forbidden, NotFound
+
+
+def issue(case: Case, actor: User) -> Award:
+    decisions = current_decisions(case.id)
+    met = [claim.outcome for claim in case.claims if getattr(decisions.get(claim.outcome_id), "verdict", None) == "met"]
+    kind = "full" if case.outcome == "awarded" else "partial"
+    award = Award(
+        case_id=case.id,
+        number=f"pending-{case.id}",
+        kind=kind,
+        holder_id=case.candidate_id,
+        credential_id=case.credential_id,
+        credits_total=sum((o.credits for o in met), Decimal("0")),
+        issued_by_id=actor.id,
+    )
+    for outcome in met:
+        award.outcomes.append(AwardOutcome(outcome_id=outcome.id, credits=outcome.credits))
+    db.session.add(award)
+    db.session.flush()
+    award.number = f"VAL-{award.issued_at:%Y}-{award.id:06d}"
+    audit.record(
+        "award.issued",
+        actor=actor,
+        case=case,
+        award_id=award.id,
+        kind=kind,
+        outcomes=len(met),
+    )
+    return award
+
+
+def award_for_case(case_id: int) -> Award | None:
+    return db.session.execute(select(Award).where(Award.case_id == case_id)).scalar_one_or_none()
+
+
+def award_for(user: User, award_id: int) -> Award:
+    """An award its holder and staff may see; others get 404."""
+    award = db.session.get(Award, award_id)
+    if award is None or (user.role == "candidate" and award.holder_id != user.id):
+        raise NotFound("There is no such award.")
+    if user.role == "assessor":
+        case = db.session.get(Case, award.case_id)
+        if case is None or case.assessor_id != user.id:
+            raise Forbidden("This award is not from a case assigned to you.")
+    return award
+
+
+def awards_of(holder: User) -> list[Award]:
+    return list(db.session.execute(select(Award).where(Award.holder_id == holder.id)).scalars())

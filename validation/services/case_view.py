@@ -1,0 +1,100 @@
+"""Everything a case page shows, gathered in a fixed number of queries (no query per row)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+import workflows
+from validation.extensions import db
+from validation.models import (
+    AuditEvent,
+    Award,
+    Case,
+    CaseClaim,
+    CaseTransition,
+    EvidenceItem,
+    EvidenceLink,
+    OutcomeDecision,
+    User,
+)
+from validation.services import access, assessment, audit, awards, cases, evidence
+
+
+@dataclass
+class ClaimView:
+    claim: CaseClaim
+    items: list[EvidenceItem] = field(default_factory=list)
+    decision: OutcomeDecision | None = None
+
+
+@dataclass
+class CaseView:
+    case: Case
+    definition: workflows.Definition
+    state: workflows.State
+    claims: list[ClaimView]
+    items: list[EvidenceItem]
+    actions: list[workflows.Transition]
+    transitions: list[CaseTransition]
+    timeline: list[AuditEvent]
+    people: dict[int, User]
+    award: Award | None
+    evidence_open: bool
+    decisions_open: bool
+    may_add_evidence: bool
+    may_decide: bool
+    may_assign: bool
+    gaps: list[str]
+
+    @property
+    def stages(self) -> list[tuple[str, bool, bool]]:
+        """Each stage with (name, done, current) for the progress line."""
+        current = workflows.STAGES.index(self.state.stage)
+        return [(s, i < current or self.state.terminal, i == current) for i, s in enumerate(workflows.STAGES)]
+
+
+def build(user: User, case_id: int) -> CaseView:
+    case = access.case_for(user, case_id)
+    definition = cases.definition_for(case)
+    items = evidence.items_of(case.id)
+    by_item = {i.id: i for i in items}
+    links = db.session.execute(select(EvidenceLink).where(EvidenceLink.case_id == case.id)).scalars().all()
+    items_by_outcome: dict[int, list[EvidenceItem]] = defaultdict(list)
+    for link in links:
+        items_by_outcome[link.outcome_id].append(by_item[link.item_id])
+    decisions = assessment.current_decisions(case.id)
+    claims = [
+        ClaimView(c, sorted(items_by_outcome.get(c.outcome_id, []), key=lambda i: i.id), decisions.get(c.outcome_id))
+        for c in case.claims
+    ]
+    timeline = audit.events_for_case(case.id)
+    transitions = cases.transitions_of(case.id)
+    people_ids = {e.actor_id for e in timeline if e.actor_id} | {t.actor_id for t in transitions}
+    people_ids |= {d.assessor_id for d in decisions.values()}
+    people = {
+        u.id: u for u in db.session.execute(select(User).where(User.id.in_(people_ids))).scalars()
+    } if people_ids else {}
+    open_for_evidence = cases.evidence_open(case)
+    decisions_open = assessment.decisions_open(case)
+    acting = access.may_act_on_case(user, case)
+    return CaseView(
+        case=case,
+        definition=definition,
+        state=definition.state(case.state),
+        claims=claims,
+        items=items,
+        actions=cases.available_actions(case, user),
+        transitions=transitions,
+        timeline=timeline,
+        people=people,
+        award=awards.award_for_case(case.id),
+        evidence_open=open_for_evidence,
+        decisions_open=decisions_open,
+        may_add_evidence=acting and user.role == "candidate" and open_for_evidence,
+        may_decide=acting and user.role == "assessor" and decisions_open,
+        may_assign=acting and user.role == "coordinator" and case.is_open,
+        gaps=[c.claim.outcome.code for c in claims if not c.items],
+    )

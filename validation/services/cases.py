@@ -1,0 +1,293 @@
+"""Cases: opening, moving through the workflow, assignment. The only module that changes a case's state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+import workflows
+from validation.extensions import db
+from validation.models import (
+    Case,
+    CaseClaim,
+    CaseTransition,
+    Credential,
+    EvidenceItem,
+    EvidenceLink,
+    User,
+    WorkflowVersion,
+    utcnow,
+)
+from validation.services import access, audit
+from validation.services.assessment import current_decisions
+from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+
+def registry_dir() -> str:
+    return str(current_app.config["WORKFLOW_DIR"])
+
+
+def registry() -> workflows.Registry:
+    """One registry per app, built once: the shared machines live as long as the process."""
+    reg = current_app.extensions.get("workflow_registry")
+    if reg is None:
+        reg = workflows.Registry.from_directory(registry_dir())
+        current_app.extensions["workflow_registry"] = reg
+    return reg
+
+
+def record_version(definition: workflows.Definition) -> None:
+    """Store a workflow version's text the first time it is seen; refuse a changed file with the same version."""
+    row = db.session.get(WorkflowVersion, (definition.key, definition.version))
+    if row is None:
+        db.session.add(
+            WorkflowVersion(
+                key=definition.key,
+                version=definition.version,
+                digest=definition.digest,
+                source_text=definition.source_text,
+            )
+        )
+        db.session.flush()
+        audit.record("workflow.version_recorded", key=definition.key, version=definition.version)
+    elif row.digest != definition.digest:
+        raise workflows.WorkflowError(
+            f"{definition.origin}: workflow {definition.key} version {definition.version} differs from the "
+            "text first recorded for that version: bump the version"
+        )
+
+
+def definition_for(case: Case) -> workflows.Definition:
+    """The definition a case is pinned to; from the database when its file is gone."""
+    reg = registry()
+    try:
+        return reg.get(case.workflow_key, case.workflow_version)
+    except LookupError:
+        row = db.session.get(WorkflowVersion, (case.workflow_key, case.workflow_version))
+        if row is None:
+            raise
+        reg.add(workflows.parse_definition(row.source_text, f"database:{row.key}@{row.version}"))
+        return reg.get(case.workflow_key, case.workflow_version)
+
+
+def _touch(case: Case) -> None:
+    case.updated_at = utcnow()
+
+
+def check_version(case: Case, expected_version: int | None) -> None:
+    """Refuse an action taken on a page that was opened before the case last changed."""
+    if expected_version is not None and expected_version != case.lock_version:
+        raise Conflict("This case changed since you opened it. Here is its current state; please check and try again.")
+
+
+def open_case(candidate: User, credential_id: int) -> Case:
+    """Start a case in its workflow's first state, claiming every outcome of the credential."""
+    if candidate.role != "candidate":
+        raise Forbidden("Only candidates open cases.")
+    credential = db.session.get(Credential, credential_id)
+    if credential is None or credential.status != "published":
+        raise NotFound("This credential is not open for validation.")
+    existing = db.session.execute(
+        select(Case.id).where(
+            Case.candidate_id == candidate.id, Case.credential_id == credential.id, Case.outcome.is_(None)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict("You already have an open case for this credential.")
+    definition = registry().latest(credential.workflow_key)
+    record_version(definition)
+    now = utcnow()
+    initial = definition.state(definition.initial)
+    case = Case(
+        candidate_id=candidate.id,
+        credential_id=credential.id,
+        workflow_key=definition.key,
+        workflow_version=definition.version,
+        state=definition.initial,
+        submission_round=1,
+        opened_at=now,
+        state_entered_at=now,
+        due_at=now + timedelta(days=initial.sla_days) if initial.sla_days else None,
+    )
+    for position, outcome in enumerate(credential.outcomes, start=1):
+        case.claims.append(CaseClaim(outcome_id=outcome.id, position=position))
+    db.session.add(case)
+    db.session.flush()
+    audit.record(
+        "case.opened",
+        actor=candidate,
+        case=case,
+        to_state=case.state,
+        credential_id=credential.id,
+        workflow=f"{definition.key}:{definition.version}",
+        outcomes_claimed=len(case.claims),
+    )
+    return case
+
+
+def facts(case: Case) -> workflows.CaseFacts:
+    """The read-only view that guards judge."""
+    claims = {c.outcome_id: c.outcome.code for c in case.claims}
+    links = db.session.execute(
+        select(EvidenceLink.outcome_id, func.count()).where(EvidenceLink.case_id == case.id)
+        .group_by(EvidenceLink.outcome_id)
+    ).all()
+    since_request = 0
+    if case.submission_round > 1:
+        since_request = db.session.execute(
+            select(func.count(EvidenceItem.id)).where(
+                EvidenceItem.case_id == case.id, EvidenceItem.submission_round == case.submission_round
+            )
+        ).scalar_one()
+    decisions = current_decisions(case.id)
+    return workflows.CaseFacts(
+        state=case.state,
+        claimed_outcomes=tuple(claims.values()),
+        evidence_by_outcome={claims[o]: n for o, n in links if o in claims},
+        assessor_assigned=case.assessor_id is not None,
+        decisions={claims[o]: d.verdict for o, d in decisions.items() if o in claims},
+        items_since_request=int(since_request),
+    )
+
+
+def available_actions(case: Case, user: User) -> list[workflows.Transition]:
+    """The transitions this user could fire now (guards are judged when fired, with their reasons)."""
+    if not access.may_act_on_case(user, case):
+        return []
+    return definition_for(case).available(case.state, user.role)
+
+
+def evidence_open(case: Case) -> bool:
+    return case.outcome is None and definition_for(case).state(case.state).evidence_open
+
+
+def fire(case_id: int, trigger: str, actor: User, reason: str | None = None,
+         expected_version: int | None = None) -> Case:
+    """Move a case by one transition, with every effect the new state brings, and audit it."""
+    case = access.case_to_act_on(actor, case_id)
+    check_version(case, expected_version)
+    definition = definition_for(case)
+    reason = (reason or "").strip() or None
+    source = case.state
+    destination = registry().fire(
+        case.workflow_key, case.workflow_version, facts(case), trigger, actor.role, reason
+    )
+    _apply(case, definition, source, destination, actor)
+    sequence = db.session.execute(
+        select(func.count(CaseTransition.id)).where(CaseTransition.case_id == case.id)
+    ).scalar_one()
+    db.session.add(
+        CaseTransition(
+            case_id=case.id,
+            sequence=sequence + 1,
+            trigger=trigger,
+            from_state=source,
+            to_state=destination,
+            actor_id=actor.id,
+            reason=reason,
+        )
+    )
+    audit.record(
+        "case.transition",
+        actor=actor,
+        case=case,
+        from_state=source,
+        to_state=destination,
+        trigger=trigger,
+        with_reason=reason is not None,
+    )
+    if case.outcome in ("awarded", "partially_awarded"):
+        from validation.services import awards
+
+        awards.issue(case, actor)
+    return case
+
+
+def _apply(case: Case, definition: workflows.Definition, source: str, destination: str, actor: User) -> None:
+    now = utcnow()
+    was_open = definition.state(source).evidence_open
+    target = definition.state(destination)
+    if was_open and not target.evidence_open and not target.terminal:
+        # Handing the portfolio in freezes every item of this round.
+        for item in db.session.execute(
+            select(EvidenceItem).where(EvidenceItem.case_id == case.id, EvidenceItem.submitted_at.is_(None))
+        ).scalars():
+            item.submitted_at = now
+        case.submitted_at = case.submitted_at or now
+    if target.evidence_open and not was_open:
+        case.submission_round += 1
+        case.evidence_requested_at = now
+    case.state = destination
+    case.state_entered_at = now
+    case.due_at = now + timedelta(days=target.sla_days) if target.sla_days and not target.terminal else None
+    if target.terminal:
+        case.outcome = target.outcome
+        case.closed_at = now
+        if target.outcome in ("awarded", "partially_awarded"):
+            case.awarded_at = now
+            case.awarded_by_id = actor.id
+    _touch(case)
+
+
+def assign_assessor(case_id: int, assessor_id: int, actor: User, expected_version: int | None = None) -> Case:
+    """Give a case to an assessor; the previous one, if any, loses access at once."""
+    if actor.role != "coordinator":
+        raise Forbidden("Only coordinators assign assessors.")
+    case = access.case_to_act_on(actor, case_id)
+    check_version(case, expected_version)
+    if not case.is_open:
+        raise Conflict("This case is closed; it can no longer be assigned.")
+    assessor = db.session.get(User, assessor_id)
+    if assessor is None or assessor.role != "assessor" or not assessor.active:
+        raise Invalid("Choose an active assessor.")
+    if case.candidate_id == assessor.id:
+        raise Invalid("A person cannot assess their own case.")
+    previous = case.assessor_id
+    if previous == assessor.id:
+        return case
+    case.assessor_id = assessor.id
+    case.coordinator_id = actor.id
+    _touch(case)
+    audit.record(
+        "case.assigned", actor=actor, case=case, assessor_id=assessor.id, previous_assessor_id=previous
+    )
+    return case
+
+
+def transitions_of(case_id: int) -> list[CaseTransition]:
+    return list(
+        db.session.execute(
+            select(CaseTransition).where(CaseTransition.case_id == case_id).order_by(CaseTransition.sequence)
+        ).scalars()
+    )
+
+
+def counts_by_state() -> Counter[str]:
+    rows = db.session.execute(select(Case.state, func.count()).group_by(Case.state)).all()
+    return Counter({state: n for state, n in rows})
+
+
+def cases_in_state(state: str | None, limit: int = 200) -> list[Case]:
+    statement = select(Case).order_by(Case.state_entered_at).limit(limit)
+    if state:
+        statement = statement.where(Case.state == state)
+    return list(db.session.execute(statement).scalars())
+
+
+def cases_of_candidate(candidate: User) -> list[Case]:
+    return list(
+        db.session.execute(
+            select(Case).where(Case.candidate_id == candidate.id).order_by(Case.opened_at.desc())
+        ).scalars()
+    )
+
+
+def cases_of_assessor(assessor: User) -> list[Case]:
+    return list(
+        db.session.execute(
+            select(Case).where(Case.assessor_id == assessor.id).order_by(Case.outcome.is_not(None), Case.due_at)
+        ).scalars()
+    )

@@ -1,0 +1,35 @@
+"""The web layer: one blueprint per audience, the login loader, error pages and headers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import LoginManager
+
+from validation.models import User
+
+
+def register(app: Flask, login_manager: LoginManager) -> None:
+    from validation.services import accounts
+    from validation.web import admin, assessor, auth, candidate, cases, coordinator, errors, public, security
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # the server-side session is the protection
+
+    @login_manager.user_loader
+    def _load(token: str) -> User | None:
+        return accounts.user_for_token(token)
+
+    for blueprint in (public.bp, auth.bp, candidate.bp, cases.bp, assessor.bp, coordinator.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    @app.context_processor
+    def _globals() -> dict[str, object]:
+        from flask_babel import get_locale
+
+        from validation.web.timeline import describe
+
+        return {"current_locale": lambda: str(get_locale() or "en"), "describe_event": describe}
+
+    security.install(app)
+    errors.install(app)

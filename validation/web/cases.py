@@ -1,0 +1,145 @@
+"""The case page every role shares, and the actions on it. Each action: check, validate, one service, commit."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.cases import AssignForm, DecisionForm, EvidenceForm, TransitionForm
+from validation.extensions import db
+from validation.services import accounts, assessment, case_view, cases, evidence
+from validation.services.errors import ServiceError
+from validation.web.roles import roles_required
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def _evidence_form(view: case_view.CaseView) -> EvidenceForm:
+    form = EvidenceForm(version=view.case.lock_version)
+    form.outcomes.choices = [(c.claim.outcome_id, c.claim.outcome.code) for c in view.claims]
+    return form
+
+
+def _assign_form(view: case_view.CaseView) -> AssignForm:
+    form = AssignForm(version=view.case.lock_version, assessor_id=view.case.assessor_id)
+    form.assessor_id.choices = [(u.id, u.display_name) for u in accounts.users_with_role("assessor")]
+    return form
+
+
+def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: ignore[no-untyped-def]
+    forms.setdefault("evidence_form", _evidence_form(view))
+    forms.setdefault("transition_form", TransitionForm(version=view.case.lock_version))
+    forms.setdefault("assign_form", _assign_form(view) if view.may_assign else None)
+    forms.setdefault("decision_forms", {
+        c.claim.outcome_id: DecisionForm(version=view.case.lock_version, outcome_id=c.claim.outcome_id,
+                                         formdata=None)
+        for c in view.claims
+    } if view.may_decide else {})
+    return render_template("cases/case.html", view=view, **forms), status
+
+
+@bp.get("/<int:case_id>")
+@login_required
+def show(case_id: int):  # type: ignore[no-untyped-def]
+    return _render(case_view.build(current_user, case_id))
+
+
+@bp.post("/<int:case_id>/evidence")
+@roles_required("candidate")
+def add_evidence(case_id: int):  # type: ignore[no-untyped-def]
+    view = case_view.build(current_user, case_id)
+    form = _evidence_form(view)
+    if not form.validate_on_submit():
+        return _render(view, 422, evidence_form=form)
+    outcome_ids = form.outcomes.data or []
+    if form.kind.data == "file":
+        upload = form.file.data
+        evidence.add_file(case_id, current_user, form.title.data or "", upload.stream, upload.filename or "",
+                          outcome_ids, form.version.data)
+    else:
+        evidence.add_statement(case_id, current_user, form.title.data or "", form.statement.data or "",
+                               outcome_ids, form.version.data)
+    db.session.commit()
+    flash(_("The evidence is saved."), "success")
+    return redirect(url_for("cases.show", case_id=case_id) + "#evidence")
+
+
+@bp.get("/<int:case_id>/evidence/<int:item_id>/file")
+@login_required
+def evidence_file(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
+    item = evidence.item_for(current_user, case_id, item_id)
+    if item.blob is None:
+        abort(404)
+    path = evidence.store().path_for(item.blob.sha256)
+    inline = item.media_type in ("image/png", "image/jpeg", "application/pdf")
+    response = send_file(
+        path,
+        mimetype=item.media_type,
+        as_attachment=not inline,
+        download_name=item.original_name or f"evidence-{item.id}",
+        conditional=True,
+        etag=item.blob.sha256,
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/<int:case_id>/transitions/<trigger>")
+@login_required
+def fire(case_id: int, trigger: str):  # type: ignore[no-untyped-def]
+    form = TransitionForm()
+    if not form.validate_on_submit():
+        return _render(case_view.build(current_user, case_id), 400, transition_form=form)
+    try:
+        case = cases.fire(case_id, trigger, current_user, form.reason.data, form.version.data)
+    except ServiceError as exc:
+        if exc.status != 409:
+            raise
+        db.session.rollback()
+        flash(_(exc.reason), "error")
+        return _render(case_view.build(current_user, case_id), 409, transition_form=form)
+    db.session.commit()
+    flash(_("Done: the case is now “%(state)s”.", state=_(cases.definition_for(case).state(case.state).label)),
+          "success")
+    return redirect(url_for("cases.show", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/decisions")
+@roles_required("assessor")
+def decide(case_id: int):  # type: ignore[no-untyped-def]
+    view = case_view.build(current_user, case_id)
+    form = DecisionForm()
+    claim = next((c for c in view.claims if c.claim.outcome_id == form.outcome_id.data), None)
+    form.criteria.choices = [(i, str(i)) for i in range(len(claim.claim.outcome.criteria))] if claim else []
+    if not form.validate_on_submit():
+        forms = _render_decision_forms(view, form)
+        return _render(view, 422, decision_forms=forms)
+    assessment.record_decision(case_id, form.outcome_id.data, current_user, form.verdict.data,
+                               form.rationale.data, form.criteria.data or [], form.version.data)
+    db.session.commit()
+    flash(_("Decision recorded."), "success")
+    return redirect(url_for("cases.show", case_id=case_id) + f"#outcome-{form.outcome_id.data}")
+
+
+def _render_decision_forms(view: case_view.CaseView, failed: DecisionForm) -> dict[int, DecisionForm]:
+    forms = {c.claim.outcome_id: DecisionForm(version=view.case.lock_version, outcome_id=c.claim.outcome_id,
+                                              formdata=None) for c in view.claims}
+    if failed.outcome_id.data in forms:
+        forms[failed.outcome_id.data] = failed
+    return forms
+
+
+@bp.post("/<int:case_id>/assign")
+@roles_required("coordinator")
+def assign(case_id: int):  # type: ignore[no-untyped-def]
+    view = case_view.build(current_user, case_id)
+    form = _assign_form(view)
+    if not form.validate_on_submit():
+        return _render(view, 422, assign_form=form)
+    cases.assign_assessor(case_id, form.assessor_id.data, current_user, form.version.data)
+    db.session.commit()
+    flash(_("The assessor is assigned."), "success")
+    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url)
+                    else url_for("cases.show", case_id=case_id))

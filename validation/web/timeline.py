@@ -1,0 +1,53 @@
+"""The audit trail of a case told in plain language, in the reader's language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+import workflows
+from validation.models import AuditEvent, User
+from validation.services.audit import facts_of
+
+TRIGGER_SENTENCES = {
+    "submit": "%(actor)s submitted the portfolio.",
+    "start_screening": "%(actor)s started screening the case.",
+    "return_to_draft": "%(actor)s returned the case to the candidate to complete.",
+    "accept_for_review": "%(actor)s accepted the case for review.",
+    "request_more_evidence": "%(actor)s asked for more evidence.",
+    "resubmit": "%(actor)s handed in more evidence.",
+    "schedule_interview": "%(actor)s scheduled an interview.",
+    "finish_interview": "%(actor)s recorded the interview as held.",
+    "recommend": "%(actor)s made a recommendation.",
+    "return_for_review": "%(actor)s sent the recommendation back for review.",
+    "award": "%(actor)s awarded the credential in full.",
+    "award_partially": "%(actor)s awarded the credential in part.",
+    "refuse_award": "%(actor)s decided not to award the credential.",
+    "withdraw": "%(actor)s withdrew the case.",
+}
+VERDICTS = {"met": "met", "not_met": "not yet met", "more_evidence": "more evidence needed"}
+
+
+def describe(event: AuditEvent, people: dict[int, User], definition: workflows.Definition) -> str:
+    facts = facts_of(event)
+    actor = people[event.actor_id].display_name if event.actor_id in people else _("The system")
+    if event.action == "case.opened":
+        return _("%(actor)s opened the case.", actor=actor)
+    if event.action == "case.transition":
+        sentence = TRIGGER_SENTENCES.get(facts.get("trigger", ""))
+        to_label = _(definition.state(event.to_state).label) if event.to_state in definition.states else ""
+        if sentence:
+            return _(sentence, actor=actor) + " " + _("Now: %(state)s.", state=to_label)
+        return _("%(actor)s moved the case to “%(state)s”.", actor=actor, state=to_label)
+    if event.action == "case.assigned":
+        if facts.get("previous_assessor_id"):
+            return _("%(actor)s assigned another assessor.", actor=actor)
+        return _("%(actor)s assigned an assessor.", actor=actor)
+    if event.action == "evidence.added":
+        return _("%(actor)s added evidence item #%(item)s for %(count)s outcome(s).", actor=actor,
+                 item=facts.get("item_id"), count=len(facts.get("outcomes", [])))
+    if event.action == "decision.recorded":
+        return _("%(actor)s recorded a decision on an outcome: %(verdict)s.", actor=actor,
+                 verdict=_(VERDICTS.get(facts.get("verdict", ""), "")))
+    if event.action == "award.issued":
+        return _("The award was issued.")
+    return _("%(actor)s: %(action)s", actor=actor, action=event.action)

@@ -1,0 +1,145 @@
+"""Named guards: the conditions a transition can demand before it may happen.
+
+A workflow definition refers to guards by name only, so the YAML stays data and the Python that
+enforces it stays small and testable. Each guard is a pure function over a read-only
+:class:`CaseFacts` snapshot built by the services layer: guards never touch the database, which
+keeps them deterministic, safe to run from many threads at once, and trivial to test.
+
+A guard returns ``None`` when it is satisfied and otherwise a plain-language sentence that is shown
+to the person who tried to act, so that it tells them what to do rather than merely "no".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["GUARDS", "MET", "MORE_EVIDENCE", "NOT_MET", "CaseFacts", "Guard"]
+
+MET = "met"
+NOT_MET = "not_met"
+MORE_EVIDENCE = "more_evidence"
+#: Decisions that close an outcome; "more evidence" keeps it open.
+FINAL_DECISIONS = frozenset({MET, NOT_MET})
+
+
+def _frozen_mapping() -> Mapping[str, object]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What guards may know about a case, and nothing more.
+
+    The services layer copies these facts out of the database so guards cannot lazily load
+    relationships or mutate a case while merely deciding whether an action is allowed. Mappings
+    are wrapped in ``MappingProxyType`` on construction, so even a careless guard cannot change them.
+    """
+
+    state: str
+    claimed_outcomes: tuple[str, ...] = ()
+    evidence_by_outcome: Mapping[str, int] = field(default_factory=_frozen_mapping)
+    assessor_assigned: bool = False
+    decisions: Mapping[str, str] = field(default_factory=_frozen_mapping)
+    items_since_request: int = 0
+
+    def __post_init__(self) -> None:
+        # Normalise whatever the caller passed (lists, dicts) into immutable equivalents; duplicates
+        # in the claims would otherwise be reported twice in refusal texts.
+        object.__setattr__(self, "claimed_outcomes", tuple(dict.fromkeys(self.claimed_outcomes)))
+        object.__setattr__(self, "evidence_by_outcome", MappingProxyType(dict(self.evidence_by_outcome)))
+        object.__setattr__(self, "decisions", MappingProxyType(dict(self.decisions)))
+
+
+Guard = Callable[[CaseFacts], str | None]
+
+
+def _names(codes: list[str]) -> str:
+    return ", ".join(codes)
+
+
+def claims_outcomes(facts: CaseFacts) -> str | None:
+    """A portfolio without a single claimed outcome gives an assessor nothing to assess."""
+    if not facts.claimed_outcomes:
+        return "Claim at least one learning outcome before submitting."
+    return None
+
+
+def evidence_for_every_claim(facts: CaseFacts) -> str | None:
+    """A claim without evidence cannot be judged, so it must not reach an assessor."""
+    gaps = [code for code in facts.claimed_outcomes if facts.evidence_by_outcome.get(code, 0) < 1]
+    if gaps:
+        return f"Outcomes without evidence: {_names(gaps)}."
+    return None
+
+
+def assessor_assigned(facts: CaseFacts) -> str | None:
+    """A case accepted for review without an assessor would sit in nobody's queue."""
+    if not facts.assessor_assigned:
+        return "Assign an assessor before accepting the case for review."
+    return None
+
+
+def new_evidence_since_request(facts: CaseFacts) -> str | None:
+    """Resubmitting unchanged material would only bounce the same question back to the assessor."""
+    if facts.items_since_request <= 0:
+        return "Add at least one new piece of evidence since more evidence was requested."
+    return None
+
+
+def every_claim_decided(facts: CaseFacts) -> str | None:
+    """A recommendation or award must rest on a final decision for every claimed outcome."""
+    if not facts.claimed_outcomes:
+        return "No learning outcomes are claimed, so there is nothing to decide."
+    open_codes = [code for code in facts.claimed_outcomes if facts.decisions.get(code) not in FINAL_DECISIONS]
+    if open_codes:
+        return f"Outcomes without a final decision (met or not met): {_names(open_codes)}."
+    return None
+
+
+def _split(facts: CaseFacts) -> tuple[list[str], list[str]]:
+    met = [code for code in facts.claimed_outcomes if facts.decisions.get(code) == MET]
+    not_met = [code for code in facts.claimed_outcomes if facts.decisions.get(code) != MET]
+    return met, not_met
+
+
+def all_claims_met(facts: CaseFacts) -> str | None:
+    """A full award certifies every claimed outcome, so each one must have been met."""
+    met, not_met = _split(facts)
+    if not met and not not_met:
+        return "No learning outcomes are claimed, so there is nothing to award."
+    if not_met:
+        return f"Outcomes not met: {_names(not_met)}. A full award needs every claimed outcome met."
+    return None
+
+
+def some_claims_met(facts: CaseFacts) -> str | None:
+    """A partial award only makes sense when the decisions are genuinely mixed."""
+    met, not_met = _split(facts)
+    if not met:
+        return "No outcome is met, so a partial award is not possible."
+    if not not_met:
+        return "Every claimed outcome is met: give the full award instead of a partial one."
+    return None
+
+
+def no_claim_met(facts: CaseFacts) -> str | None:
+    """Refusing outright would discard outcomes that were met; those call for a (partial) award."""
+    met, _ = _split(facts)
+    if met:
+        return f"Outcomes met: {_names(met)}. The award can only be refused when no outcome is met."
+    return None
+
+
+#: The only guard names a workflow definition may use; the loader rejects any other name.
+GUARDS: dict[str, Guard] = {
+    "claims_outcomes": claims_outcomes,
+    "evidence_for_every_claim": evidence_for_every_claim,
+    "assessor_assigned": assessor_assigned,
+    "new_evidence_since_request": new_evidence_since_request,
+    "every_claim_decided": every_claim_decided,
+    "all_claims_met": all_claims_met,
+    "some_claims_met": some_claims_met,
+    "no_claim_met": no_claim_met,
+}
