@@ -23,13 +23,13 @@ def register(app: Flask, login_manager: LoginManager) -> None:
 
     for blueprint in (public.bp, auth.bp, candidate.bp, cases.bp, assessor.bp, coordinator.bp, admin.bp):
         app.register_blueprint(blueprint)
-    @app.context_processor
-    def _globals() -> dict[str, object]:
-        from flask_babel import get_locale
+    from flask_babel import get_locale
 
-        from validation.web.timeline import describe
+    from validation.web.timeline import describe
 
-        return {"current_locale": lambda: str(get_locale() or "en"), "describe_event": describe}
+    # Globals, not a context processor, so that imported macros see them too.
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "en")
+    app.jinja_env.globals["describe_event"] = describe
 
     security.install(app)
     errors.install(app)

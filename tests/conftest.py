@@ -1,0 +1,172 @@
+"""Fixtures: an app and an empty migrated database per test, on SQLite and, when TEST_DATABASE_URL is set,
+on PostgreSQL too; clients signed in per role; factories that build cases through the services."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+
+from validation import create_app
+from validation.extensions import db
+from validation.services import accounts
+
+PASSWORD = "correct horse battery"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+IN_CI = bool(os.environ.get("CI"))
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# The real hasher is argon2id with production costs; tests keep argon2id but make it cheap.
+accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: nothing may be left unchecked silently."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if IN_CI and skipped and exitstatus == 0:
+        reporter.write_line(f"CI: {skipped} test(s) were skipped; in CI nothing may skip.", red=True)
+        session.exitstatus = 1
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def pg_schema() -> str:
+    return f"test_{_worker()}"
+
+
+def pg_engine_options() -> dict[str, object]:
+    return {"connect_args": {"options": f"-csearch_path={pg_schema()}"}, "pool_pre_ping": True}
+
+
+def _migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy, which is much faster than migrating again."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _migrate(create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True}))
+    with sa.create_engine(f"sqlite:///{path}").connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> str:
+    """A schema of our own in the PostgreSQL test database, migrated once per test worker."""
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {pg_schema()} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {pg_schema()}")
+    except sa.exc.OperationalError as exc:  # pragma: no cover - depends on the machine
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    finally:
+        engine.dispose()
+    _migrate(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SQLALCHEMY_ENGINE_OPTIONS": pg_engine_options(),
+                         "TESTING": True}))
+    return PG_URL
+
+
+def _truncate_pg(app: Flask) -> None:
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables] + ["alembic_version"]
+        keep = "alembic_version"
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_truncate")
+            conn.exec_driver_sql(
+                "TRUNCATE " + ", ".join(t for t in tables if t != keep) + " RESTART IDENTITY CASCADE"
+            )
+            conn.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_truncate")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_config(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(template, path)
+        return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}
+    url = request.getfixturevalue("pg_ready")
+    return {"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": pg_engine_options()}
+
+
+@pytest.fixture
+def app(database_config: dict[str, object], tmp_path: Path, backend: str) -> Iterator[Flask]:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-" + uuid.uuid4().hex,
+        "EVIDENCE_DIR": str(tmp_path / "evidence"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        **database_config,
+    }
+    application = create_app(config)
+    if backend == "postgresql":
+        _truncate_pg(application)
+    # No app context stays pushed: each request gets its own, as in production (g, session, current_user).
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An app context for tests that call services directly."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str = "/catalog") -> str:
+    """Every page carries a CSRF token (the language switch is a form), so any page gives one."""
+    html = client.get(url).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def post(client: FlaskClient, url: str, data: dict | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    """POST a form the way a browser does: with the CSRF token the site handed out."""
+    payload = dict(data or {})
+    payload.setdefault("csrf_token", csrf_token(client))
+    return client.post(url, data=payload, **kwargs)
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    response = post(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response

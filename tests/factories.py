@@ -1,0 +1,89 @@
+"""Builders that make test data through the services, so the audit trail is always real."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from validation.extensions import db
+from validation.models import Case, User
+from validation.services import accounts, assessment, cases, catalog, evidence
+
+CATALOG = Path(__file__).resolve().parent.parent / "validation" / "demo" / "catalog.yaml"
+PASSWORD = "correct horse battery"
+
+# The path through the standard workflow into each state: (trigger, role).
+PATHS: dict[str, list[tuple[str, str]]] = {
+    "draft": [],
+    "submitted": [("submit", "candidate")],
+    "screening": [("submit", "candidate"), ("start_screening", "coordinator")],
+    "under_review": [("submit", "candidate"), ("start_screening", "coordinator"),
+                     ("accept_for_review", "coordinator")],
+}
+PATHS["more_evidence"] = [*PATHS["under_review"], ("request_more_evidence", "assessor")]
+PATHS["interview"] = [*PATHS["under_review"], ("schedule_interview", "assessor")]
+PATHS["recommended"] = [*PATHS["under_review"], ("recommend", "assessor")]
+PATHS["awarded"] = [*PATHS["recommended"], ("award", "coordinator")]
+PATHS["partially_awarded"] = [*PATHS["recommended"], ("award_partially", "coordinator")]
+PATHS["not_awarded"] = [*PATHS["recommended"], ("refuse_award", "coordinator")]
+PATHS["withdrawn"] = [("withdraw", "candidate")]
+
+
+def load_catalog() -> None:
+    catalog.import_catalog(CATALOG)
+
+
+def user(role: str, email: str | None = None, name: str | None = None) -> User:
+    return accounts.create_user(
+        email=email or f"{role}@test.example", display_name=name or role.title(), password=PASSWORD,
+        role=role, actor=None,
+    )
+
+
+def people() -> dict[str, User]:
+    """One of each: the owner candidate, another candidate, the assigned assessor, another assessor,
+    a coordinator and an admin."""
+    return {
+        "candidate": user("candidate"),
+        "other_candidate": user("candidate", "other-candidate@test.example", "Other candidate"),
+        "assessor": user("assessor"),
+        "other_assessor": user("assessor", "other-assessor@test.example", "Other assessor"),
+        "coordinator": user("coordinator"),
+        "admin": user("admin"),
+    }
+
+
+def portfolio(case: Case, candidate: User) -> None:
+    """One statement linked to every claimed outcome: enough to submit."""
+    evidence.add_statement(case.id, candidate, "My work", "I did this work for years.",
+                           [c.outcome_id for c in case.claims])
+
+
+def decide_all(case: Case, assessor: User, verdicts: list[str]) -> None:
+    for claim, verdict in zip(case.claims, verdicts, strict=False):
+        assessment.record_decision(case.id, claim.outcome_id, assessor, verdict,
+                                   None if verdict == "met" else "Not shown by the evidence.")
+
+
+def case_in_state(state: str, who: dict[str, User], code: str = "UA-BAKERY", verdicts: str | None = None) -> Case:
+    """A case taken to `state` by the people who may move it there, as a real case would be."""
+    credential = catalog.by_code(code)
+    assert credential is not None
+    case = cases.open_case(who["candidate"], credential.id)
+    path = PATHS[state]
+    if any(t == "submit" for t, _ in path):
+        portfolio(case, who["candidate"])
+    n = len(case.claims)
+    chosen = {
+        "awarded": ["met"] * n,
+        "partially_awarded": ["met"] + ["not_met"] * (n - 1),
+        "not_awarded": ["not_met"] * n,
+    }.get(state, ["met"] * n)
+    for trigger, role in path:
+        if trigger == "accept_for_review":
+            cases.assign_assessor(case.id, who["assessor"].id, who["coordinator"])
+        if trigger == "recommend":
+            decide_all(case, who["assessor"], chosen)
+        cases.fire(case.id, trigger, who[role], "A reason given in the test.")
+    db.session.flush()
+    return case
