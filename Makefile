@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -q -d validation/translations
+	$(BIN)/pybabel compile -d validation/translations
 
 run: $(STAMP) translations
 	$(BIN)/validation db upgrade
@@ -28,9 +28,14 @@ test: $(STAMP) translations
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Besides the gettext helpers, the refusals that services raise (Invalid("...") and its siblings) are
+# messages: the error page translates them by value. Workflow labels come from YAML (see babel.cfg).
+MESSAGE_KEYWORDS := -k _l -k lazy_gettext -k N_ -k Invalid -k Conflict -k Forbidden -k NotFound -k ServiceError -k Message
+
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o validation/translations/messages.pot .
-	$(BIN)/pybabel update -i validation/translations/messages.pot -d validation/translations
+	$(BIN)/pybabel extract -F babel.cfg $(MESSAGE_KEYWORDS) --project=validation \
+		-o validation/translations/messages.pot .
+	$(BIN)/pybabel update -i validation/translations/messages.pot -d validation/translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -43,7 +43,8 @@ def _worker() -> str:
 
 
 def pg_schema() -> str:
-    return f"test_{_worker()}"
+    """A schema per test process, so parallel workers and parallel runs never share tables."""
+    return f"test_{_worker()}_{os.getpid()}"
 
 
 def pg_engine_options() -> dict[str, object]:
@@ -68,7 +69,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_ready() -> str:
+def pg_ready() -> Iterator[str]:
     """A schema of our own in the PostgreSQL test database, migrated once per test worker."""
     engine = sa.create_engine(PG_URL)
     try:
@@ -83,7 +84,11 @@ def pg_ready() -> str:
         engine.dispose()
     _migrate(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SQLALCHEMY_ENGINE_OPTIONS": pg_engine_options(),
                          "TESTING": True}))
-    return PG_URL
+    yield PG_URL
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {pg_schema()} CASCADE")
+    engine.dispose()
 
 
 def _truncate_pg(app: Flask) -> None:

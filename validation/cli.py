@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -17,8 +20,21 @@ from validation.services.errors import ServiceError
 from validation.web.security import write_intent
 
 
-def _writing() -> None:
-    write_intent.set(True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes(command: F) -> F:
+    """The command changes data: on SQLite its transactions take the write lock up front."""
+
+    @functools.wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        token = write_intent.set(True)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            write_intent.reset(token)
+
+    return wrapped  # type: ignore[return-value]
 
 
 def register_cli(app: Flask) -> None:
@@ -32,9 +48,9 @@ def register_cli(app: Flask) -> None:
 @click.command("import-catalog")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
+@writes
 def import_catalog(file: Path) -> None:
     """Import credentials from a YAML or JSON file; the same file twice changes nothing."""
-    _writing()
     try:
         report = catalog_service.import_catalog(file)
     except ServiceError as exc:
@@ -85,9 +101,9 @@ def workflow_diagram(key: str, version: int | None) -> None:
 
 @workflow_group.command("check")
 @with_appcontext
+@writes
 def workflow_check() -> None:
     """Load every definition, and record versions not seen before (a changed file is refused)."""
-    _writing()
     try:
         registry = workflows.Registry.from_directory(cases.registry_dir())
         for key in registry.keys():
@@ -112,9 +128,9 @@ def users_group() -> None:
 @click.option("--language", type=click.Choice(["en", "uk"]), default="en")
 @click.password_option()
 @with_appcontext
+@writes
 def users_create(email: str, display_name: str, role: str, language: str, password: str) -> None:
     """Create an account (staff accounts are made here or on the admin page)."""
-    _writing()
     try:
         accounts.create_user(email=email, display_name=display_name, password=password, role=role,
                              language=language, actor=None)
@@ -129,9 +145,9 @@ def users_create(email: str, display_name: str, role: str, language: str, passwo
 @users_group.command("disable")
 @click.argument("email")
 @with_appcontext
+@writes
 def users_disable(email: str) -> None:
     """Disable an account and end all its sessions."""
-    _writing()
     user = accounts.find_by_email(email)
     if user is None:
         click.echo(f"No account {email}.", err=True)
@@ -143,11 +159,11 @@ def users_disable(email: str) -> None:
 
 @click.command("demo")
 @with_appcontext
+@writes
 def demo() -> None:
     """Load the demo catalog, one user per role and cases in every state; running it again changes nothing."""
     from validation import demo as demo_data
 
-    _writing()
     created = demo_data.load()
     db.session.commit()
     click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")

@@ -29,6 +29,7 @@ from .engine import (
     default_registry,
 )
 from .guards import GUARDS, CaseFacts
+from .messages import Message
 
 __all__ = [
     "DEFINITIONS_DIR",
@@ -39,6 +40,7 @@ __all__ = [
     "CaseFacts",
     "Definition",
     "GuardRefused",
+    "Message",
     "NotAllowed",
     "ReasonRequired",
     "Refused",

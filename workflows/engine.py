@@ -24,6 +24,7 @@ from transitions import EventData, Machine, MachineError
 
 from .definition import Definition, Transition, WorkflowError, load_definition, top_level_line
 from .guards import GUARDS, CaseFacts
+from .messages import Message
 
 __all__ = [
     "DEFINITIONS_DIR",
@@ -53,10 +54,14 @@ class Refused(Exception):
 
     status: ClassVar[int] = 409
 
-    def __init__(self, reason: str, trigger: str) -> None:
+    def __init__(self, reason: str, trigger: str, messages: list[Message] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.trigger = trigger
+        #: The sentences the reason is made of, each translatable on its own.
+        self.messages: list[Message] = messages if messages is not None else (
+            [reason] if isinstance(reason, Message) else [Message(reason.replace("%", "%%"))]
+        )
 
 
 class NotAllowed(Refused):
@@ -147,13 +152,9 @@ def _build_machine(definition: Definition) -> Machine:
     )
 
 
-def _quoted(text: str) -> str:
-    return f"\u201c{text}\u201d"
-
-
 def _roles_text(transition: Transition) -> str:
-    roles = sorted(transition.roles)
-    return roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " or " + roles[-1]
+    # A plain comma list: a user interface can translate each role and join them its own way.
+    return ", ".join(sorted(transition.roles))
 
 
 class Registry:
@@ -259,28 +260,41 @@ class Registry:
         state_label = current.label if current is not None else facts.state
         transition = definition.transitions.get(trigger)
         if transition is None:
-            no_such = f"There is no action {_quoted(trigger)} here; the case is {_quoted(state_label)}."
+            no_such = Message(
+                "There is no action \u201c%(action)s\u201d here; the case is \u201c%(state)s\u201d.",
+                action=trigger, state=state_label,
+            )
             raise NotAllowed(no_such, trigger)
         if role not in transition.roles:
             raise RoleNotAllowed(
-                f"{_quoted(transition.label)} can only be done by: {_roles_text(transition)}.", trigger
+                Message("\u201c%(action)s\u201d can only be done by: %(roles)s.", action=transition.label,
+                        roles=_roles_text(transition)),
+                trigger,
             )
-        not_now = f"{_quoted(transition.label)} is not possible while the case is {_quoted(state_label)}."
+        not_now = Message(
+            "\u201c%(action)s\u201d is not possible while the case is \u201c%(state)s\u201d.",
+            action=transition.label, state=state_label,
+        )
         if current is None or facts.state not in transition.sources:
             raise NotAllowed(not_now, trigger)
         if transition.reason_required and not (reason and reason.strip()):
-            raise ReasonRequired(f"{_quoted(transition.label)} needs a reason: please explain why.", trigger)
+            raise ReasonRequired(
+                Message("\u201c%(action)s\u201d needs a reason: please explain why.", action=transition.label),
+                trigger,
+            )
 
         subject = SimpleNamespace(state=facts.state)
-        refusals: list[str] = []
+        refusals: list[Message] = []
         machine = self._machines[(key, version)]
         try:
             moved = machine.events[trigger].trigger(subject, **{_FACTS: facts, _REFUSALS: refusals})
         except MachineError:
             raise NotAllowed(not_now, trigger) from None
         if not moved:
-            text = " ".join(refusals) or f"The conditions for {_quoted(transition.label)} are not met."
-            raise GuardRefused(text, trigger)
+            if not refusals:
+                refusals = [Message("The conditions for \u201c%(action)s\u201d are not met.",
+                                    action=transition.label)]
+            raise GuardRefused(" ".join(refusals), trigger, refusals)
         return str(subject.state)
 
 

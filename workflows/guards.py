@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .messages import Message
+
 __all__ = ["GUARDS", "MET", "MORE_EVIDENCE", "NOT_MET", "CaseFacts", "Guard"]
 
 MET = "met"
@@ -52,49 +54,49 @@ class CaseFacts:
         object.__setattr__(self, "decisions", MappingProxyType(dict(self.decisions)))
 
 
-Guard = Callable[[CaseFacts], str | None]
+Guard = Callable[[CaseFacts], Message | None]
 
 
 def _names(codes: list[str]) -> str:
     return ", ".join(codes)
 
 
-def claims_outcomes(facts: CaseFacts) -> str | None:
+def claims_outcomes(facts: CaseFacts) -> Message | None:
     """A portfolio without a single claimed outcome gives an assessor nothing to assess."""
     if not facts.claimed_outcomes:
-        return "Claim at least one learning outcome before submitting."
+        return Message("Claim at least one learning outcome before submitting.")
     return None
 
 
-def evidence_for_every_claim(facts: CaseFacts) -> str | None:
+def evidence_for_every_claim(facts: CaseFacts) -> Message | None:
     """A claim without evidence cannot be judged, so it must not reach an assessor."""
     gaps = [code for code in facts.claimed_outcomes if facts.evidence_by_outcome.get(code, 0) < 1]
     if gaps:
-        return f"Outcomes without evidence: {_names(gaps)}."
+        return Message("Outcomes without evidence: %(codes)s.", codes=_names(gaps))
     return None
 
 
-def assessor_assigned(facts: CaseFacts) -> str | None:
+def assessor_assigned(facts: CaseFacts) -> Message | None:
     """A case accepted for review without an assessor would sit in nobody's queue."""
     if not facts.assessor_assigned:
-        return "Assign an assessor before accepting the case for review."
+        return Message("Assign an assessor before accepting the case for review.")
     return None
 
 
-def new_evidence_since_request(facts: CaseFacts) -> str | None:
+def new_evidence_since_request(facts: CaseFacts) -> Message | None:
     """Resubmitting unchanged material would only bounce the same question back to the assessor."""
     if facts.items_since_request <= 0:
-        return "Add at least one new piece of evidence since more evidence was requested."
+        return Message("Add at least one new piece of evidence since more evidence was requested.")
     return None
 
 
-def every_claim_decided(facts: CaseFacts) -> str | None:
+def every_claim_decided(facts: CaseFacts) -> Message | None:
     """A recommendation or award must rest on a final decision for every claimed outcome."""
     if not facts.claimed_outcomes:
-        return "No learning outcomes are claimed, so there is nothing to decide."
+        return Message("No learning outcomes are claimed, so there is nothing to decide.")
     open_codes = [code for code in facts.claimed_outcomes if facts.decisions.get(code) not in FINAL_DECISIONS]
     if open_codes:
-        return f"Outcomes without a final decision (met or not met): {_names(open_codes)}."
+        return Message("Outcomes without a final decision (met or not met): %(codes)s.", codes=_names(open_codes))
     return None
 
 
@@ -104,31 +106,35 @@ def _split(facts: CaseFacts) -> tuple[list[str], list[str]]:
     return met, not_met
 
 
-def all_claims_met(facts: CaseFacts) -> str | None:
+def all_claims_met(facts: CaseFacts) -> Message | None:
     """A full award certifies every claimed outcome, so each one must have been met."""
     met, not_met = _split(facts)
     if not met and not not_met:
-        return "No learning outcomes are claimed, so there is nothing to award."
+        return Message("No learning outcomes are claimed, so there is nothing to award.")
     if not_met:
-        return f"Outcomes not met: {_names(not_met)}. A full award needs every claimed outcome met."
+        return Message(
+            "Outcomes not met: %(codes)s. A full award needs every claimed outcome met.", codes=_names(not_met)
+        )
     return None
 
 
-def some_claims_met(facts: CaseFacts) -> str | None:
+def some_claims_met(facts: CaseFacts) -> Message | None:
     """A partial award only makes sense when the decisions are genuinely mixed."""
     met, not_met = _split(facts)
     if not met:
-        return "No outcome is met, so a partial award is not possible."
+        return Message("No outcome is met, so a partial award is not possible.")
     if not not_met:
-        return "Every claimed outcome is met: give the full award instead of a partial one."
+        return Message("Every claimed outcome is met: give the full award instead of a partial one.")
     return None
 
 
-def no_claim_met(facts: CaseFacts) -> str | None:
+def no_claim_met(facts: CaseFacts) -> Message | None:
     """Refusing outright would discard outcomes that were met; those call for a (partial) award."""
     met, _ = _split(facts)
     if met:
-        return f"Outcomes met: {_names(met)}. The award can only be refused when no outcome is met."
+        return Message(
+            "Outcomes met: %(codes)s. The award can only be refused when no outcome is met.", codes=_names(met)
+        )
     return None
 
 

@@ -24,6 +24,7 @@ from validation.models import (
 from validation.services import access, audit
 from validation.services.assessment import current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.definition import top_level_line
 
 
 def registry_dir() -> str:
@@ -55,8 +56,10 @@ def record_version(definition: workflows.Definition) -> None:
         audit.record("workflow.version_recorded", key=definition.key, version=definition.version)
     elif row.digest != definition.digest:
         raise workflows.WorkflowError(
-            f"{definition.origin}: workflow {definition.key} version {definition.version} differs from the "
-            "text first recorded for that version: bump the version"
+            definition.origin,
+            top_level_line(definition, "version"),
+            f"workflow {definition.key} version {definition.version} differs from the "
+            "text first recorded for that version: bump the version",
         )
 
 

@@ -22,9 +22,14 @@ def sniff(head: bytes) -> str | None:
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
-    if _is_text(head):
+    if _is_text(head) and not _is_markup(head):
         return "text/plain"
     return None
+
+
+def _is_markup(head: bytes) -> bool:
+    """HTML, SVG or XML passes as UTF-8 text, but a browser would run it: markup is never plain text."""
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\n\r\f").startswith(b"<")
 
 
 def _is_text(head: bytes) -> bool:

@@ -11,6 +11,7 @@ from forms.auth import LoginForm, PasswordForm, RegisterForm
 from forms.common import ConfirmForm
 from validation.extensions import db, limiter
 from validation.services import accounts
+from validation.services.errors import Invalid
 from validation.web.roles import desk_for
 
 bp = Blueprint("auth", __name__)
@@ -68,12 +69,18 @@ def register():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.language.data = str(get_locale() or "en")
     if form.validate_on_submit():
-        user = accounts.register_candidate(
-            email=form.email.data,
-            display_name=form.display_name.data,
-            password=form.password.data,
-            language=form.language.data,
-        )
+        try:
+            user = accounts.register_candidate(
+                email=form.email.data,
+                display_name=form.display_name.data,
+                password=form.password.data,
+                language=form.language.data,
+            )
+        except Invalid as exc:
+            db.session.rollback()
+            form.email.errors.append(_(exc.reason))
+            return render_template("auth/register.html", form=form,
+                                   consent_version=accounts.CONSENT_TEXT_VERSION), 422
         _start_session(user)
         db.session.commit()
         flash(_("Welcome! Choose the credential you want your experience recognised for."), "success")
@@ -87,10 +94,15 @@ def register():  # type: ignore[no-untyped-def]
 def password():  # type: ignore[no-untyped-def]
     form = PasswordForm()
     if form.validate_on_submit():
-        accounts.change_password(
-            current_user, form.current.data, form.new.data, current_app.config["SESSION_LIFETIME_HOURS"]
-        )
-        login_user(current_user)
+        try:
+            accounts.change_password(
+                current_user, form.current.data, form.new.data, current_app.config["SESSION_LIFETIME_HOURS"]
+            )
+        except Invalid as exc:
+            db.session.rollback()
+            form.current.errors.append(_(exc.reason))
+            return render_template("auth/password.html", form=form), 422
+        login_user(current_user._get_current_object())  # the user, not the proxy to it
         db.session.commit()
         flash(_("Your password is changed. You were signed out everywhere else."), "success")
         return redirect(url_for(desk_for(current_user.role)))

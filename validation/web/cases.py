@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, TransitionForm
 from validation.extensions import db
-from validation.services import accounts, assessment, case_view, cases, evidence
+from validation.services import access, accounts, assessment, case_view, cases, evidence
 from validation.services.errors import ServiceError
 from validation.web.roles import roles_required
 
@@ -89,6 +89,9 @@ def evidence_file(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:case_id>/transitions/<trigger>")
 @login_required
 def fire(case_id: int, trigger: str):  # type: ignore[no-untyped-def]
+    # Who may act comes first: a forbidden user learns nothing from form validation.
+    if not access.may_act_on_case(current_user, access.case_for(current_user, case_id)):
+        abort(403)
     form = TransitionForm()
     if not form.validate_on_submit():
         return _render(case_view.build(current_user, case_id), 400, transition_form=form)

@@ -10,22 +10,26 @@ from werkzeug.exceptions import HTTPException
 import workflows
 from validation.extensions import db
 from validation.services.errors import ServiceError
+from validation.web.i18n import translate_refusal
+from validation.web.vocabulary import N_
 
+GENERIC_TITLE = N_("Error")
+GENERIC_REASON = N_("Something went wrong.")
 TITLES = {
-    400: "This request could not be understood",
-    403: "You may not do this",
-    404: "Not found",
-    405: "Not allowed here",
-    409: "This cannot be done now",
-    413: "The upload is too large",
-    422: "Please check what you entered",
-    429: "Too many attempts",
+    400: N_("This request could not be understood"),
+    403: N_("You may not do this"),
+    404: N_("Not found"),
+    405: N_("Not allowed here"),
+    409: N_("This cannot be done now"),
+    413: N_("The upload is too large"),
+    422: N_("Please check what you entered"),
+    429: N_("Too many attempts"),
 }
 
 
 def _page(status: int, reason: str):  # type: ignore[no-untyped-def]
     db.session.rollback()
-    return render_template("errors/refused.html", status=status, title=_(TITLES.get(status, "Error")),
+    return render_template("errors/refused.html", status=status, title=_(TITLES.get(status, GENERIC_TITLE)),
                            reason=reason), status
 
 
@@ -36,7 +40,7 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(workflows.Refused)
     def _refused(exc: workflows.Refused):  # type: ignore[no-untyped-def]
-        return _page(exc.status, _(exc.reason))
+        return _page(exc.status, translate_refusal(exc))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):  # type: ignore[no-untyped-def]
@@ -54,4 +58,4 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
-        return _page(status, _(TITLES.get(status, "Something went wrong.")))
+        return _page(status, _(TITLES.get(status, GENERIC_REASON)))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app, request
+from flask_babel import gettext
 from flask_login import current_user
+
+import workflows
 
 LANGUAGE_COOKIE = "lang"
 
@@ -16,3 +19,19 @@ def select_locale() -> str:
     if cookie in languages:
         return str(cookie)
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _value(text: str) -> str:
+    """A placeholder value: a label or a comma list of roles is translated part by part; codes stay."""
+    return ", ".join(gettext(part) if part else part for part in text.split(", "))
+
+
+def translate_message(message: str) -> str:
+    if isinstance(message, workflows.Message):
+        return gettext(message.template, **{k: _value(v) for k, v in message.params.items()})
+    return gettext(message) if message else message
+
+
+def translate_refusal(refusal: workflows.Refused) -> str:
+    """A workflow refusal in the reader's language, one sentence at a time."""
+    return " ".join(translate_message(m) for m in refusal.messages)

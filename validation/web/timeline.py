@@ -7,24 +7,25 @@ from flask_babel import gettext as _
 import workflows
 from validation.models import AuditEvent, User
 from validation.services.audit import facts_of
+from validation.web.vocabulary import N_
 
 TRIGGER_SENTENCES = {
-    "submit": "%(actor)s submitted the portfolio.",
-    "start_screening": "%(actor)s started screening the case.",
-    "return_to_draft": "%(actor)s returned the case to the candidate to complete.",
-    "accept_for_review": "%(actor)s accepted the case for review.",
-    "request_more_evidence": "%(actor)s asked for more evidence.",
-    "resubmit": "%(actor)s handed in more evidence.",
-    "schedule_interview": "%(actor)s scheduled an interview.",
-    "finish_interview": "%(actor)s recorded the interview as held.",
-    "recommend": "%(actor)s made a recommendation.",
-    "return_for_review": "%(actor)s sent the recommendation back for review.",
-    "award": "%(actor)s awarded the credential in full.",
-    "award_partially": "%(actor)s awarded the credential in part.",
-    "refuse_award": "%(actor)s decided not to award the credential.",
-    "withdraw": "%(actor)s withdrew the case.",
+    "submit": N_("%(actor)s submitted the portfolio."),
+    "start_screening": N_("%(actor)s started screening the case."),
+    "return_to_draft": N_("%(actor)s returned the case to the candidate to complete."),
+    "accept_for_review": N_("%(actor)s accepted the case for review."),
+    "request_more_evidence": N_("%(actor)s asked for more evidence."),
+    "resubmit": N_("%(actor)s handed in more evidence."),
+    "schedule_interview": N_("%(actor)s scheduled an interview."),
+    "finish_interview": N_("%(actor)s recorded the interview as held."),
+    "recommend": N_("%(actor)s made a recommendation."),
+    "return_for_review": N_("%(actor)s sent the recommendation back for review."),
+    "award": N_("%(actor)s awarded the credential in full."),
+    "award_partially": N_("%(actor)s awarded the credential in part."),
+    "refuse_award": N_("%(actor)s decided not to award the credential."),
+    "withdraw": N_("%(actor)s withdrew the case."),
 }
-VERDICTS = {"met": "met", "not_met": "not yet met", "more_evidence": "more evidence needed"}
+VERDICTS = {"met": N_("met"), "not_met": N_("not yet met"), "more_evidence": N_("more evidence needed")}
 
 
 def describe(event: AuditEvent, people: dict[int, User], definition: workflows.Definition) -> str:

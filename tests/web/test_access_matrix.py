@@ -1,0 +1,282 @@
+"""The access matrix: every route, every role, the status each one gets.
+
+A route without a row here fails the suite, so nobody adds a page without deciding who may use it.
+A value is either a status code, or a path: then the answer must be a 302 to a location starting with it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from tests import factories
+from tests.conftest import PASSWORD, csrf_token
+from validation.extensions import db
+from validation.models import AuditEvent, Case, User
+from validation.services import awards, cases, evidence
+
+ROLES = ("anonymous", "owner", "other_candidate", "assessor", "other_assessor", "coordinator", "admin")
+# Which of the factory people signs in for each role.
+PERSON = {"owner": "candidate", "other_candidate": "other_candidate", "assessor": "assessor",
+          "other_assessor": "other_assessor", "coordinator": "coordinator", "admin": "admin"}
+
+LOGIN = "/login"  # a 302 to the sign-in page
+DESK = {"owner": "/my", "other_candidate": "/my", "assessor": "/assessor/", "other_assessor": "/assessor/",
+        "coordinator": "/coordinator/", "admin": "/admin/"}
+
+
+def row(anonymous: int | str, owner: int | str, other_candidate: int | str, assessor: int | str,
+        other_assessor: int | str, coordinator: int | str, admin: int | str) -> dict[str, int | str]:
+    return {"anonymous": anonymous, "owner": owner, "other_candidate": other_candidate, "assessor": assessor,
+            "other_assessor": other_assessor, "coordinator": coordinator, "admin": admin}
+
+
+def everyone(status: int | str) -> dict[str, int | str]:
+    return dict.fromkeys(ROLES, status)
+
+
+def signed_in_to_desk(anonymous: int) -> dict[str, int | str]:
+    """Pages for signing in or up: the form for visitors, the own desk for anyone already signed in."""
+    return {"anonymous": anonymous, **DESK}
+
+
+def staff_only(role: str, allowed: int | str) -> dict[str, int | str]:
+    """A desk of one role: 403 for every other role, whatever the case."""
+    result: dict[str, int | str] = {r: 403 for r in ROLES}
+    result["anonymous"] = LOGIN
+    for r, person in PERSON.items():
+        if person.replace("other_", "") == role:
+            result[r] = allowed
+    return result
+
+
+# (endpoint, method) -> {role: expected}. Case routes use the case under review owned by `owner` and
+# assigned to `assessor`; other candidates get 404 there (a case id reveals nothing), other assessors 403.
+EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
+    # public pages
+    ("public.index", "GET"): signed_in_to_desk(200),
+    ("public.catalog_list", "GET"): everyone(200),
+    ("public.credential", "GET"): everyone(200),
+    ("public.health", "GET"): everyone(200),
+    ("public.set_language", "POST"): everyone("/"),
+    # accounts
+    ("auth.login", "GET"): signed_in_to_desk(200),
+    ("auth.login", "POST"): signed_in_to_desk(400),  # empty form: e-mail and password are required
+    ("auth.register", "GET"): signed_in_to_desk(200),
+    ("auth.register", "POST"): signed_in_to_desk(422),  # empty form: name, e-mail, password, consent
+    ("auth.logout", "POST"): {**everyone("/"), "anonymous": LOGIN},
+    ("auth.password", "GET"): {**everyone(200), "anonymous": LOGIN},
+    ("auth.password", "POST"): {**everyone(422), "anonymous": LOGIN},  # empty form
+    # candidate
+    ("candidate.home", "GET"): staff_only("candidate", 200),
+    # The owner already has an open case for this credential (409); another candidate opens one.
+    ("candidate.open_case", "POST"): row(LOGIN, 409, "/cases/", 403, 403, 403, 403),
+    ("candidate.award", "GET"): row(LOGIN, 200, 404, 200, 403, 200, 200),
+    # cases
+    ("cases.show", "GET"): row(LOGIN, 200, 404, 200, 403, 200, 200),
+    ("cases.evidence_file", "GET"): row(LOGIN, 200, 404, 200, 403, 200, 200),
+    # The owner may add evidence, but the empty form is incomplete (422); staff never add evidence.
+    ("cases.add_evidence", "POST"): row(LOGIN, 422, 404, 403, 403, 403, 403),
+    # withdraw with the page's version but no reason: the owner and the coordinator may withdraw but must
+    # give a reason (422); the assessor's role may not fire it and admins never act on cases (403).
+    ("cases.fire", "POST"): row(LOGIN, 422, 404, 403, 403, 422, 403),
+    # Decisions are the assessor's (empty form: 422); candidates are refused by role before any lookup.
+    ("cases.decide", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
+    ("cases.assign", "POST"): row(LOGIN, 403, 403, 403, 403, 422, 403),
+    # desks
+    ("assessor.home", "GET"): staff_only("assessor", 200),
+    ("coordinator.home", "GET"): staff_only("coordinator", 200),
+    ("admin.home", "GET"): staff_only("admin", 200),
+    ("admin.new_user", "GET"): staff_only("admin", 200),
+    ("admin.new_user", "POST"): staff_only("admin", 422),  # empty form
+    # Without active=1 the target account is disabled; back to the account list.
+    ("admin.set_active", "POST"): staff_only("admin", "/admin/"),
+    ("admin.workflow_list", "GET"): staff_only("admin", 200),
+}
+
+
+@dataclass(frozen=True)
+class World:
+    """Ids of what the requests act on; built fresh for every test through the services."""
+
+    emails: dict[str, str]
+    case_id: int
+    case_version: int
+    item_id: int
+    award_id: int
+    target_user_id: int
+
+    def url_values(self) -> dict[str, object]:
+        return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
+                "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw"}
+
+
+# Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.
+DATA = {
+    ("public.set_language", "POST"): lambda w: {"language": "en"},
+    ("cases.fire", "POST"): lambda w: {"version": str(w.case_version)},
+}
+
+
+def build_world(app: Flask) -> World:
+    with app.app_context():
+        factories.load_catalog()
+        who = factories.people()
+        target = factories.user("candidate", "target@test.example", "Target")
+        # An awarded case first (terminal, so the same credential can be opened again) ...
+        awarded = factories.case_in_state("awarded", who)
+        award = awards.award_for_case(awarded.id)
+        assert award is not None
+        # ... then the case under review, with a file among its evidence.
+        case = factories.case_in_state("more_evidence", who)
+        item = evidence.add_file(case.id, who["candidate"], "Notes", io.BytesIO(b"I baked for years.\n"),
+                                 "notes.txt", [c.outcome_id for c in case.claims])
+        cases.fire(case.id, "resubmit", who["candidate"])
+        db.session.commit()
+        assert case.state == "under_review"
+        assert case.assessor_id == who["assessor"].id
+        assert item.blob is not None
+        return World(
+            emails={role: who[person].email for role, person in PERSON.items()},
+            case_id=case.id,
+            case_version=case.lock_version,
+            item_id=item.id,
+            award_id=award.id,
+            target_user_id=target.id,
+        )
+
+
+def routes(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def url(app: Flask, endpoint: str, world: World) -> str:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    values = world.url_values()
+    missing = rule.arguments - values.keys()
+    assert not missing, f"no value for {sorted(missing)} of {rule.rule}: add one to World.url_values"
+    return app.url_map.bind("localhost").build(endpoint, {k: values[k] for k in rule.arguments})
+
+
+def signed_in(app: Flask, world: World, role: str) -> FlaskClient:
+    client = app.test_client()
+    if role != "anonymous":
+        response = client.post("/login", data={"email": world.emails[role], "password": PASSWORD,
+                                               "csrf_token": csrf_token(client)})
+        assert response.status_code == 302, f"{role} could not sign in"
+    return client
+
+
+def send(client: FlaskClient, app: Flask, world: World, endpoint: str, method: str):  # type: ignore[no-untyped-def]
+    target = url(app, endpoint, world)
+    if method == "GET":
+        return client.get(target)
+    data = {"csrf_token": csrf_token(client)}
+    data.update(DATA.get((endpoint, method), lambda w: {})(world))
+    return client.open(target, method=method, data=data)
+
+
+def check(response, expected: int | str, what: str) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(expected, str):
+        got = response.status_code
+        assert got == 302, f"{what}: got {got}, expected a redirect to {expected}"
+        location = response.headers["Location"]
+        assert location.startswith(expected), f"{what}: redirected to {location}, expected {expected}"
+        if expected == "/":
+            assert location.split("?")[0] == "/", f"{what}: redirected to {location}, expected /"
+    else:
+        location = response.headers.get("Location", "")
+        got = response.status_code
+        assert got == expected, f"{what}: got {got} {location}, expected {expected}"
+
+
+def audit_count(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.execute(select(func.count(AuditEvent.seq))).scalar_one())
+
+
+def case_state(app: Flask, world: World) -> tuple[str, int, int | None]:
+    with app.app_context():
+        case = db.session.get(Case, world.case_id)
+        return case.state, case.lock_version, case.assessor_id
+
+
+def target_active(app: Flask, world: World) -> bool:
+    with app.app_context():
+        return db.session.get(User, world.target_user_id).active
+
+
+# --- the table is complete -----------------------------------------------------------------------------
+
+
+def test_every_route_has_a_row_and_every_row_a_route(app):
+    present = routes(app)
+    missing = sorted(present - EXPECTED.keys())
+    assert not missing, f"routes without a row in EXPECTED: {missing}"
+    stale = sorted(EXPECTED.keys() - present)
+    assert not stale, f"rows in EXPECTED for routes that do not exist: {stale}"
+    for key, expected in EXPECTED.items():
+        assert set(expected) == set(ROLES), f"{key} does not name every role exactly once"
+
+
+def test_every_route_can_be_built_from_the_test_data(app):
+    world = build_world(app)
+    for endpoint, _method in sorted(routes(app)):
+        assert url(app, endpoint, world).startswith("/")
+
+
+def test_the_table_sends_only_anonymous_visitors_to_sign_in():
+    """Where some signed-in role is refused, a visitor is asked to sign in; nobody signed in ever is."""
+    for key, expected in EXPECTED.items():
+        for role, value in expected.items():
+            if value == LOGIN:
+                assert role == "anonymous", f"{key}: {role} is signed in and cannot be sent to sign in"
+        if any(value in (403, 404) for value in expected.values()):
+            assert expected["anonymous"] == LOGIN, f"{key}: protected, but not for anonymous visitors"
+
+
+# --- the statuses --------------------------------------------------------------------------------------
+
+GET_ROWS = sorted(key for key in EXPECTED if key[1] == "GET")
+POST_ROWS = sorted((*key, role) for key in EXPECTED if key[1] != "GET" for role in ROLES)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), GET_ROWS, ids=[f"{e}-{m}" for e, m in GET_ROWS])
+def test_pages(app, endpoint, method):
+    """Reading changes nothing, so one set of data serves every role."""
+    world = build_world(app)
+    failures = []
+    for role in ROLES:
+        response = send(signed_in(app, world, role), app, world, endpoint, method)
+        try:
+            check(response, EXPECTED[(endpoint, method)][role], f"{method} {endpoint} as {role}")
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(("endpoint", "method", "role"), POST_ROWS,
+                         ids=[f"{e}-{m}-{r}" for e, m, r in POST_ROWS])
+def test_actions(app, endpoint, method, role):
+    """Each action on fresh data, since an allowed one may change it; a refusal changes nothing."""
+    world = build_world(app)
+    client = signed_in(app, world, role)  # a browser of its own, signed in before anything is counted
+    before = (audit_count(app), case_state(app, world), target_active(app, world))
+
+    expected = EXPECTED[(endpoint, method)][role]
+    response = send(client, app, world, endpoint, method)
+    check(response, expected, f"{method} {endpoint} as {role}")
+
+    if expected == LOGIN or (isinstance(expected, int) and expected >= 400):
+        after = (audit_count(app), case_state(app, world), target_active(app, world))
+        assert after == before, f"{method} {endpoint} as {role} was refused but changed something"
