@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Tests run in parallel, one process per core; each has its own database (see tests/conftest.py).
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint translations extract-messages clean
 

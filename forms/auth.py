@@ -20,9 +20,12 @@ class RegisterForm(FlaskForm):
     email = EmailField(
         _l("E-mail address"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)]
     )
-    password = PasswordField(_l("Password (at least 10 characters)"), validators=[DataRequired(), Length(min=10, max=1024)])
+    password = PasswordField(
+        _l("Password (at least 10 characters)"), validators=[DataRequired(), Length(min=10, max=1024)]
+    )
     confirm = PasswordField(
-        _l("Password again"), validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))]
+        _l("Password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
     language = SelectField(_l("Preferred language"), choices=LANGUAGE_CHOICES, default="en")
     consent = BooleanField(
@@ -33,9 +36,12 @@ class RegisterForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new = PasswordField(_l("New password (at least 10 characters)"), validators=[DataRequired(), Length(min=10, max=1024)])
+    new = PasswordField(
+        _l("New password (at least 10 characters)"), validators=[DataRequired(), Length(min=10, max=1024)]
+    )
     confirm = PasswordField(
-        _l("New password again"), validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))]
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))],
     )
 
 

@@ -57,7 +57,11 @@ class DecisionForm(VersionedForm):
     outcome_id = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
     verdict = RadioField(
         _l("Decision"),
-        choices=[("met", _l("Met")), ("not_met", _l("Not yet met")), ("more_evidence", _l("More evidence needed"))],
+        choices=[
+            ("met", _l("Met")),
+            ("not_met", _l("Not yet met")),
+            ("more_evidence", _l("More evidence needed")),
+        ],
         validators=[DataRequired(message=_l("Choose a decision."))],
     )
     criteria = MultiCheckboxField(_l("Criteria the evidence satisfies"), coerce=int)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,7 @@ def _migrate(app: Flask) -> None:
 
     with app.app_context():
         upgrade()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +65,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy, which is much faster than migrating again."""
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     _migrate(create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True}))
-    with sa.create_engine(f"sqlite:///{path}").connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # Fold the write-ahead log into the file, so that copying the one file copies everything.
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
     return path
 
 

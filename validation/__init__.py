@@ -40,8 +40,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from validation.web import i18n
 
-    babel.init_app(app, locale_selector=i18n.select_locale,
-                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
 
     from validation.web import register
 

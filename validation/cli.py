@@ -19,7 +19,6 @@ from validation.services import catalog as catalog_service
 from validation.services.errors import ServiceError
 from validation.web.security import write_intent
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -74,8 +73,11 @@ def audit_verify() -> None:
     if report.intact:
         click.echo(f"Audit trail intact: {report.checked} event(s) verified.")
         return
-    click.echo(f"Audit trail broken at event {report.broken_seq}: {report.reason} "
-               f"({report.checked} event(s) before it verified).", err=True)
+    click.echo(
+        f"Audit trail broken at event {report.broken_seq}: {report.reason} "
+        f"({report.checked} event(s) before it verified).",
+        err=True,
+    )
     sys.exit(1)
 
 
@@ -106,7 +108,7 @@ def workflow_check() -> None:
     """Load every definition, and record versions not seen before (a changed file is refused)."""
     try:
         registry = workflows.Registry.from_directory(cases.registry_dir())
-        for key in registry.keys():
+        for key in registry.keys():  # noqa: SIM118  (a Registry, not a dict)
             cases.record_version(registry.latest(key))
     except workflows.WorkflowError as exc:
         db.session.rollback()
@@ -132,8 +134,14 @@ def users_group() -> None:
 def users_create(email: str, display_name: str, role: str, language: str, password: str) -> None:
     """Create an account (staff accounts are made here or on the admin page)."""
     try:
-        accounts.create_user(email=email, display_name=display_name, password=password, role=role,
-                             language=language, actor=None)
+        accounts.create_user(
+            email=email,
+            display_name=display_name,
+            password=password,
+            role=role,
+            language=language,
+            actor=None,
+        )
     except ServiceError as exc:
         db.session.rollback()
         click.echo(exc.reason, err=True)

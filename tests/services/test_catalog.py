@@ -192,10 +192,7 @@ def _valid(code: str = "TEST-CRED") -> dict[str, Any]:
 def _write(tmp_path: Path, entries: list[dict[str, Any]], suffix: str, name: str = "broken") -> Path:
     path = tmp_path / f"{name}.{suffix}"
     data = {"format": 1, "credentials": entries}
-    if suffix == "json":
-        text = json.dumps(data, ensure_ascii=False)
-    else:
-        text = yaml.safe_dump(data, allow_unicode=True)
+    text = json.dumps(data, ensure_ascii=False) if suffix == "json" else yaml.safe_dump(data, allow_unicode=True)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -11,7 +11,7 @@ from validation.models import Case, Centre, User
 from validation.services import accounts, assessment, cases, catalog, evidence
 
 CATALOG = Path(__file__).with_name("catalog.yaml")
-PASSWORD = "demo-password-2026"
+PASSWORD = "demo-password-2026"  # noqa: S105  (demo accounts only; printed by `make run`)
 LOGINS = [
     ("candidate", "candidate@demo.example"),
     ("assessor", "assessor@demo.example"),
@@ -37,8 +37,11 @@ PATHS = {
     "draft": [],
     "submitted": [("submit", "candidate")],
     "screening": [("submit", "candidate"), ("start_screening", "coordinator")],
-    "under_review": [("submit", "candidate"), ("start_screening", "coordinator"),
-                     ("accept_for_review", "coordinator")],
+    "under_review": [
+        ("submit", "candidate"),
+        ("start_screening", "coordinator"),
+        ("accept_for_review", "coordinator"),
+    ],
 }
 PATHS["more_evidence"] = [*PATHS["under_review"], ("request_more_evidence", "assessor")]
 PATHS["interview"] = [*PATHS["under_review"], ("schedule_interview", "assessor")]
@@ -57,8 +60,15 @@ REASONS = {
 def _user(email: str, name: str, role: str, language: str, centre: Centre) -> User:
     user = accounts.find_by_email(email)
     if user is None:
-        user = accounts.create_user(email=email, display_name=name, password=PASSWORD, role=role,
-                                    language=language, actor=None, centre_id=centre.id)
+        user = accounts.create_user(
+            email=email,
+            display_name=name,
+            password=PASSWORD,
+            role=role,
+            language=language,
+            actor=None,
+            centre_id=centre.id,
+        )
     return user
 
 
@@ -101,12 +111,17 @@ def _case_in_state(candidate: User, code: str, state: str, staff: dict[str, User
 def _portfolio(case: Case, candidate: User) -> None:
     claims = [c.outcome_id for c in case.claims]
     evidence.add_file(
-        case.id, candidate, "Reference letter from my former employer",
-        io.BytesIO("To whom it may concern: the holder worked with us for six years.\n".encode()),
-        "reference-letter.txt", claims[: len(claims) // 2 + 1],
+        case.id,
+        candidate,
+        "Reference letter from my former employer",
+        io.BytesIO(b"To whom it may concern: the holder worked with us for six years.\n"),
+        "reference-letter.txt",
+        claims[: len(claims) // 2 + 1],
     )
     evidence.add_statement(
-        case.id, candidate, "How I did this work",
+        case.id,
+        candidate,
+        "How I did this work",
         "For six years I did this work every day, trained two apprentices and kept the logbook.",
         claims,
     )
@@ -114,12 +129,13 @@ def _portfolio(case: Case, candidate: User) -> None:
 
 def _decide(case: Case, assessor: User, target: str) -> None:
     for index, claim in enumerate(case.claims):
-        if target == "not_awarded":
-            verdict = "not_met"
-        elif target == "partially_awarded" and index % 2 == 1:
-            verdict = "not_met"
-        else:
-            verdict = "met"
+        verdict = "not_met" if target == "not_awarded" or (target == "partially_awarded" and index % 2 == 1) else "met"
         rationale = None if verdict == "met" else "The evidence does not show this outcome at work."
-        assessment.record_decision(case.id, claim.outcome_id, assessor, verdict, rationale,
-                                   range(len(claim.outcome.criteria)) if verdict == "met" else ())
+        assessment.record_decision(
+            case.id,
+            claim.outcome_id,
+            assessor,
+            verdict,
+            rationale,
+            range(len(claim.outcome.criteria)) if verdict == "met" else (),
+        )

@@ -21,7 +21,8 @@ class OutcomeDecision(Base):
         ForeignKeyConstraint(["case_id", "outcome_id"], ["case_claims.case_id", "case_claims.outcome_id"]),
         CheckConstraint(f"verdict IN ({', '.join(repr(v) for v in VERDICTS)})", name="verdict_known"),
         CheckConstraint(
-            "verdict = 'met' OR (rationale IS NOT NULL AND length(rationale) > 0)", name="rationale_unless_met"
+            "verdict = 'met' OR (rationale IS NOT NULL AND length(rationale) > 0)",
+            name="rationale_unless_met",
         ),
         Index("ix_outcome_decisions_case_outcome", "case_id", "outcome_id"),
     )

@@ -127,7 +127,9 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             if event.seq != expected_seq:
                 return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing")
             if event.prev_hash != prev_hash:
-                return ChainReport(False, checked, event.seq, "its previous hash does not match the event before")
+                return ChainReport(
+                    False, checked, event.seq, "its previous hash does not match the event before"
+                )
             if compute_hash(event) != event.hash:
                 return ChainReport(False, checked, event.seq, "its content does not match its hash")
             prev_hash = event.hash

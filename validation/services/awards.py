@@ -15,7 +15,11 @@ from validation.services.errors import Forbidden, NotFound
 
 def issue(case: Case, actor: User) -> Award:
     decisions = current_decisions(case.id)
-    met = [claim.outcome for claim in case.claims if getattr(decisions.get(claim.outcome_id), "verdict", None) == "met"]
+    met = [
+        claim.outcome
+        for claim in case.claims
+        if getattr(decisions.get(claim.outcome_id), "verdict", None) == "met"
+    ]
     kind = "full" if case.outcome == "awarded" else "partial"
     award = Award(
         case_id=case.id,

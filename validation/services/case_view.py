@@ -67,16 +67,20 @@ def build(user: User, case_id: int) -> CaseView:
         items_by_outcome[link.outcome_id].append(by_item[link.item_id])
     decisions = assessment.current_decisions(case.id)
     claims = [
-        ClaimView(c, sorted(items_by_outcome.get(c.outcome_id, []), key=lambda i: i.id), decisions.get(c.outcome_id))
+        ClaimView(
+            c, sorted(items_by_outcome.get(c.outcome_id, []), key=lambda i: i.id), decisions.get(c.outcome_id)
+        )
         for c in case.claims
     ]
     timeline = audit.events_for_case(case.id)
     transitions = cases.transitions_of(case.id)
     people_ids = {e.actor_id for e in timeline if e.actor_id} | {t.actor_id for t in transitions}
     people_ids |= {d.assessor_id for d in decisions.values()}
-    people = {
-        u.id: u for u in db.session.execute(select(User).where(User.id.in_(people_ids))).scalars()
-    } if people_ids else {}
+    people = (
+        {u.id: u for u in db.session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
+        if people_ids
+        else {}
+    )
     open_for_evidence = cases.evidence_open(case)
     decisions_open = assessment.decisions_open(case)
     acting = access.may_act_on_case(user, case)

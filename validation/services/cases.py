@@ -83,7 +83,9 @@ def _touch(case: Case) -> None:
 def check_version(case: Case, expected_version: int | None) -> None:
     """Refuse an action taken on a page that was opened before the case last changed."""
     if expected_version is not None and expected_version != case.lock_version:
-        raise Conflict("This case changed since you opened it. Here is its current state; please check and try again.")
+        raise Conflict(
+            "This case changed since you opened it. Here is its current state; please check and try again."
+        )
 
 
 def open_case(candidate: User, credential_id: int) -> Case:
@@ -135,7 +137,8 @@ def facts(case: Case) -> workflows.CaseFacts:
     """The read-only view that guards judge."""
     claims = {c.outcome_id: c.outcome.code for c in case.claims}
     links = db.session.execute(
-        select(EvidenceLink.outcome_id, func.count()).where(EvidenceLink.case_id == case.id)
+        select(EvidenceLink.outcome_id, func.count())
+        .where(EvidenceLink.case_id == case.id)
         .group_by(EvidenceLink.outcome_id)
     ).all()
     since_request = 0
@@ -167,8 +170,9 @@ def evidence_open(case: Case) -> bool:
     return case.outcome is None and definition_for(case).state(case.state).evidence_open
 
 
-def fire(case_id: int, trigger: str, actor: User, reason: str | None = None,
-         expected_version: int | None = None) -> Case:
+def fire(
+    case_id: int, trigger: str, actor: User, reason: str | None = None, expected_version: int | None = None
+) -> Case:
     """Move a case by one transition, with every effect the new state brings, and audit it."""
     case = access.case_to_act_on(actor, case_id)
     check_version(case, expected_version)
@@ -291,6 +295,8 @@ def cases_of_candidate(candidate: User) -> list[Case]:
 def cases_of_assessor(assessor: User) -> list[Case]:
     return list(
         db.session.execute(
-            select(Case).where(Case.assessor_id == assessor.id).order_by(Case.outcome.is_not(None), Case.due_at)
+            select(Case)
+            .where(Case.assessor_id == assessor.id)
+            .order_by(Case.outcome.is_not(None), Case.due_at)
         ).scalars()
     )

@@ -50,9 +50,21 @@ CREDENTIAL_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": [
-        "code", "title", "description", "sector", "country", "languages", "awarding_body", "eqf_level",
-        "credits", "workload_hours", "assessment_type", "participation", "quality_assurance",
-        "identity_verification", "outcomes",
+        "code",
+        "title",
+        "description",
+        "sector",
+        "country",
+        "languages",
+        "awarding_body",
+        "eqf_level",
+        "credits",
+        "workload_hours",
+        "assessment_type",
+        "participation",
+        "quality_assurance",
+        "identity_verification",
+        "outcomes",
     ],
     "properties": {
         "code": {"type": "string", "pattern": r"^[A-Z0-9][A-Z0-9\-]{2,39}$"},
@@ -148,9 +160,13 @@ def parse_catalog(text: str, origin: str) -> list[dict[str, Any]]:
     try:
         data = json.loads(text) if origin.endswith(".json") else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise Invalid(f"{origin}: not valid {'JSON' if origin.endswith('.json') else 'YAML'}: {exc}") from None
-    errors = [f"{origin}: {_path(e.absolute_path)}: {e.message}"
-              for e in Draft202012Validator(FILE_SCHEMA).iter_errors(data)]
+        raise Invalid(
+            f"{origin}: not valid {'JSON' if origin.endswith('.json') else 'YAML'}: {exc}"
+        ) from None
+    errors = [
+        f"{origin}: {_path(e.absolute_path)}: {e.message}"
+        for e in Draft202012Validator(FILE_SCHEMA).iter_errors(data)
+    ]
     if errors:
         raise Invalid("\n".join(errors))
     entries = data["credentials"]
@@ -256,7 +272,9 @@ def _build(entry: dict[str, Any], version: int, digest: str) -> Credential:
 def published(query: str = "", sector: str = "", language: str = "en") -> list[Credential]:
     """Published credentials, newest version of each, filtered by words in the title or description."""
     rows = db.session.execute(
-        select(Credential).where(Credential.status == "published").order_by(Credential.code, Credential.version)
+        select(Credential)
+        .where(Credential.status == "published")
+        .order_by(Credential.code, Credential.version)
     ).scalars()
     newest: dict[str, Credential] = {}
     for credential in rows:
@@ -277,7 +295,10 @@ def published(query: str = "", sector: str = "", language: str = "en") -> list[C
 def sectors() -> list[str]:
     return list(
         db.session.execute(
-            select(Credential.sector).where(Credential.status == "published").distinct().order_by(Credential.sector)
+            select(Credential.sector)
+            .where(Credential.status == "published")
+            .distinct()
+            .order_by(Credential.sector)
         ).scalars()
     )
 

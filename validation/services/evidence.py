@@ -27,7 +27,9 @@ def _case_open_for_evidence(actor: User, case_id: int, expected_version: int | N
     case = access.case_to_act_on(actor, case_id)
     check_version(case, expected_version)
     if not evidence_open(case):
-        raise Conflict("Evidence can only be added while the portfolio is being prepared or more is requested.")
+        raise Conflict(
+            "Evidence can only be added while the portfolio is being prepared or more is requested."
+        )
     return case
 
 
@@ -63,8 +65,14 @@ def _add(case: Case, actor: User, item: EvidenceItem, outcome_ids: list[int]) ->
     return item
 
 
-def add_statement(case_id: int, actor: User, title: str, statement: str, outcome_ids: Iterable[int],
-                  expected_version: int | None = None) -> EvidenceItem:
+def add_statement(
+    case_id: int,
+    actor: User,
+    title: str,
+    statement: str,
+    outcome_ids: Iterable[int],
+    expected_version: int | None = None,
+) -> EvidenceItem:
     case = _case_open_for_evidence(actor, case_id, expected_version)
     chosen = _outcomes(case, outcome_ids)
     if not statement.strip():
@@ -73,8 +81,15 @@ def add_statement(case_id: int, actor: User, title: str, statement: str, outcome
     return _add(case, actor, item, chosen)
 
 
-def add_file(case_id: int, actor: User, title: str, stream: BinaryIO, original_name: str,
-             outcome_ids: Iterable[int], expected_version: int | None = None) -> EvidenceItem:
+def add_file(
+    case_id: int,
+    actor: User,
+    title: str,
+    stream: BinaryIO,
+    original_name: str,
+    outcome_ids: Iterable[int],
+    expected_version: int | None = None,
+) -> EvidenceItem:
     """Store the bytes (streamed, hashed, atomic), check their type, then write the row and its audit."""
     case = _case_open_for_evidence(actor, case_id, expected_version)
     chosen = _outcomes(case, outcome_ids)

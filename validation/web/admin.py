@@ -54,7 +54,10 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     user = accounts.set_active(user_id, request.form.get("active") == "1", current_user)
     db.session.commit()
-    flash(_("The account is enabled.") if user.active else _("The account is disabled and signed out."), "success")
+    flash(
+        _("The account is enabled.") if user.active else _("The account is disabled and signed out."),
+        "success",
+    )
     return redirect(url_for("admin.home"))
 
 
@@ -62,7 +65,7 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
 @roles_required("admin")
 def workflow_list():  # type: ignore[no-untyped-def]
     registry = cases.registry()
-    shown = [registry.latest(key) for key in registry.keys()]
+    shown = [registry.latest(key) for key in registry.keys()]  # noqa: SIM118  (a Registry)
     return render_template(
         "admin/workflows.html", definitions=shown, diagrams={d.key: workflows.mermaid(d) for d in shown}
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from forms.auth import LoginForm, PasswordForm, RegisterForm
@@ -32,7 +32,9 @@ def _start_session(user) -> None:  # type: ignore[no-untyped-def]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=_login_key, methods=["POST"], deduct_when=lambda r: r.status_code == 401)
+@limiter.limit(
+    _login_limit, key_func=_login_key, methods=["POST"], deduct_when=lambda r: r.status_code == 401
+)
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(url_for(desk_for(current_user.role)))
@@ -79,14 +81,17 @@ def register():  # type: ignore[no-untyped-def]
         except Invalid as exc:
             db.session.rollback()
             form.email.errors.append(_(exc.reason))
-            return render_template("auth/register.html", form=form,
-                                   consent_version=accounts.CONSENT_TEXT_VERSION), 422
+            return render_template(
+                "auth/register.html", form=form, consent_version=accounts.CONSENT_TEXT_VERSION
+            ), 422
         _start_session(user)
         db.session.commit()
         flash(_("Welcome! Choose the credential you want your experience recognised for."), "success")
         return redirect(url_for("public.catalog_list"))
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/register.html", form=form, consent_version=accounts.CONSENT_TEXT_VERSION), status
+    return render_template(
+        "auth/register.html", form=form, consent_version=accounts.CONSENT_TEXT_VERSION
+    ), status
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from forms.common import ConfirmForm
 from validation.extensions import db
-from validation.services import awards, catalog, cases
+from validation.services import awards, cases, catalog
 from validation.web.roles import roles_required
 
 bp = Blueprint("candidate", __name__)

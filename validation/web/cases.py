@@ -31,11 +31,17 @@ def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: igno
     forms.setdefault("evidence_form", _evidence_form(view))
     forms.setdefault("transition_form", TransitionForm(version=view.case.lock_version))
     forms.setdefault("assign_form", _assign_form(view) if view.may_assign else None)
-    forms.setdefault("decision_forms", {
-        c.claim.outcome_id: DecisionForm(version=view.case.lock_version, outcome_id=c.claim.outcome_id,
-                                         formdata=None)
-        for c in view.claims
-    } if view.may_decide else {})
+    forms.setdefault(
+        "decision_forms",
+        {
+            c.claim.outcome_id: DecisionForm(
+                version=view.case.lock_version, outcome_id=c.claim.outcome_id, formdata=None
+            )
+            for c in view.claims
+        }
+        if view.may_decide
+        else {},
+    )
     return render_template("cases/case.html", view=view, **forms), status
 
 
@@ -55,11 +61,24 @@ def add_evidence(case_id: int):  # type: ignore[no-untyped-def]
     outcome_ids = form.outcomes.data or []
     if form.kind.data == "file":
         upload = form.file.data
-        evidence.add_file(case_id, current_user, form.title.data or "", upload.stream, upload.filename or "",
-                          outcome_ids, form.version.data)
+        evidence.add_file(
+            case_id,
+            current_user,
+            form.title.data or "",
+            upload.stream,
+            upload.filename or "",
+            outcome_ids,
+            form.version.data,
+        )
     else:
-        evidence.add_statement(case_id, current_user, form.title.data or "", form.statement.data or "",
-                               outcome_ids, form.version.data)
+        evidence.add_statement(
+            case_id,
+            current_user,
+            form.title.data or "",
+            form.statement.data or "",
+            outcome_ids,
+            form.version.data,
+        )
     db.session.commit()
     flash(_("The evidence is saved."), "success")
     return redirect(url_for("cases.show", case_id=case_id) + "#evidence")
@@ -104,8 +123,10 @@ def fire(case_id: int, trigger: str):  # type: ignore[no-untyped-def]
         flash(_(exc.reason), "error")
         return _render(case_view.build(current_user, case_id), 409, transition_form=form)
     db.session.commit()
-    flash(_("Done: the case is now “%(state)s”.", state=_(cases.definition_for(case).state(case.state).label)),
-          "success")
+    flash(
+        _("Done: the case is now “%(state)s”.", state=_(cases.definition_for(case).state(case.state).label)),
+        "success",
+    )
     return redirect(url_for("cases.show", case_id=case_id))
 
 
@@ -119,16 +140,27 @@ def decide(case_id: int):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         forms = _render_decision_forms(view, form)
         return _render(view, 422, decision_forms=forms)
-    assessment.record_decision(case_id, form.outcome_id.data, current_user, form.verdict.data,
-                               form.rationale.data, form.criteria.data or [], form.version.data)
+    assessment.record_decision(
+        case_id,
+        form.outcome_id.data,
+        current_user,
+        form.verdict.data,
+        form.rationale.data,
+        form.criteria.data or [],
+        form.version.data,
+    )
     db.session.commit()
     flash(_("Decision recorded."), "success")
     return redirect(url_for("cases.show", case_id=case_id) + f"#outcome-{form.outcome_id.data}")
 
 
 def _render_decision_forms(view: case_view.CaseView, failed: DecisionForm) -> dict[int, DecisionForm]:
-    forms = {c.claim.outcome_id: DecisionForm(version=view.case.lock_version, outcome_id=c.claim.outcome_id,
-                                              formdata=None) for c in view.claims}
+    forms = {
+        c.claim.outcome_id: DecisionForm(
+            version=view.case.lock_version, outcome_id=c.claim.outcome_id, formdata=None
+        )
+        for c in view.claims
+    }
     if failed.outcome_id.data in forms:
         forms[failed.outcome_id.data] = failed
     return forms
@@ -144,5 +176,8 @@ def assign(case_id: int):  # type: ignore[no-untyped-def]
     cases.assign_assessor(case_id, form.assessor_id.data, current_user, form.version.data)
     db.session.commit()
     flash(_("The assessor is assigned."), "success")
-    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url)
-                    else url_for("cases.show", case_id=case_id))
+    return redirect(
+        request.referrer
+        if (request.referrer or "").startswith(request.host_url)
+        else url_for("cases.show", case_id=case_id)
+    )

@@ -29,8 +29,9 @@ TITLES = {
 
 def _page(status: int, reason: str):  # type: ignore[no-untyped-def]
     db.session.rollback()
-    return render_template("errors/refused.html", status=status, title=_(TITLES.get(status, GENERIC_TITLE)),
-                           reason=reason), status
+    return render_template(
+        "errors/refused.html", status=status, title=_(TITLES.get(status, GENERIC_TITLE)), reason=reason
+    ), status
 
 
 def install(app: Flask) -> None:
@@ -44,7 +45,10 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):  # type: ignore[no-untyped-def]
-        return _page(400, _("The form had expired or did not come from this site. Please reload the page and try again."))
+        return _page(
+            400,
+            _("The form had expired or did not come from this site. Please reload the page and try again."),
+        )
 
     @app.errorhandler(413)
     def _too_large(exc: HTTPException):  # type: ignore[no-untyped-def]
@@ -53,7 +57,9 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return _page(429, _("Too many failed sign-in attempts for this account. Wait a minute and try again."))
+        return _page(
+            429, _("Too many failed sign-in attempts for this account. Wait a minute and try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]

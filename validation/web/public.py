@@ -53,8 +53,14 @@ def set_language():  # type: ignore[no-untyped-def]
         db.session.commit()
     target = request.referrer if _same_origin(request.referrer) else url_for("public.index")
     response = make_response(redirect(target))
-    response.set_cookie(LANGUAGE_COOKIE, form.language.data, max_age=365 * 24 * 3600, samesite="Lax",
-                        httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"])
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        form.language.data,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
     return response
 
 

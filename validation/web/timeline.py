@@ -44,11 +44,18 @@ def describe(event: AuditEvent, people: dict[int, User], definition: workflows.D
             return _("%(actor)s assigned another assessor.", actor=actor)
         return _("%(actor)s assigned an assessor.", actor=actor)
     if event.action == "evidence.added":
-        return _("%(actor)s added evidence item #%(item)s for %(count)s outcome(s).", actor=actor,
-                 item=facts.get("item_id"), count=len(facts.get("outcomes", [])))
+        return _(
+            "%(actor)s added evidence item #%(item)s for %(count)s outcome(s).",
+            actor=actor,
+            item=facts.get("item_id"),
+            count=len(facts.get("outcomes", [])),
+        )
     if event.action == "decision.recorded":
-        return _("%(actor)s recorded a decision on an outcome: %(verdict)s.", actor=actor,
-                 verdict=_(VERDICTS.get(facts.get("verdict", ""), "")))
+        return _(
+            "%(actor)s recorded a decision on an outcome: %(verdict)s.",
+            actor=actor,
+            verdict=_(VERDICTS.get(facts.get("verdict", ""), "")),
+        )
     if event.action == "award.issued":
         return _("The award was issued.")
     return _("%(actor)s: %(action)s", actor=actor, action=event.action)
