@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from validation.demo import PATHS
 from validation.extensions import db
 from validation.models import Case, User
 from validation.services import accounts, assessment, cases, catalog, evidence
@@ -11,21 +12,7 @@ from validation.services import accounts, assessment, cases, catalog, evidence
 CATALOG = Path(__file__).resolve().parent.parent / "validation" / "demo" / "catalog.yaml"
 PASSWORD = "correct horse battery"
 
-# The path through the standard workflow into each state: (trigger, role).
-PATHS: dict[str, list[tuple[str, str]]] = {
-    "draft": [],
-    "submitted": [("submit", "candidate")],
-    "screening": [("submit", "candidate"), ("start_screening", "coordinator")],
-    "under_review": [("submit", "candidate"), ("start_screening", "coordinator"),
-                     ("accept_for_review", "coordinator")],
-}
-PATHS["more_evidence"] = [*PATHS["under_review"], ("request_more_evidence", "assessor")]
-PATHS["interview"] = [*PATHS["under_review"], ("schedule_interview", "assessor")]
-PATHS["recommended"] = [*PATHS["under_review"], ("recommend", "assessor")]
-PATHS["awarded"] = [*PATHS["recommended"], ("award", "coordinator")]
-PATHS["partially_awarded"] = [*PATHS["recommended"], ("award_partially", "coordinator")]
-PATHS["not_awarded"] = [*PATHS["recommended"], ("refuse_award", "coordinator")]
-PATHS["withdrawn"] = [("withdraw", "candidate")]
+# The path into each state of the standard workflow is the one the demo data takes.
 
 
 def load_catalog() -> None:

@@ -106,7 +106,9 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None or not user.active:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
+        # Stronger parameters were configured since this hash was made: upgrade it while we have the password.
         user.password_hash = hash_password(password)
+        audit.record("user.password_rehashed", actor=user, user_id=user.id)
     return user
 
 
