@@ -12,7 +12,7 @@ from validation.extensions import db
 from validation.models import Blob, Case, EvidenceItem, EvidenceLink, User, utcnow
 from validation.services import access, audit
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
-from validation.storage import ALLOWED_TYPES, BlobStore, TooLarge, sniff
+from validation.storage import BlobStore, ContentRefused, EmptyFile, TooLarge, inspect
 
 
 def store() -> BlobStore:
@@ -96,17 +96,14 @@ def add_file(
     blobs = store()
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     try:
-        stored = blobs.put(stream, limit)
+        stored = blobs.put(stream, limit, check=inspect)
     except TooLarge:
         raise Invalid(f"The file is larger than {limit // (1024 * 1024)} MB.") from None
-    if stored.size == 0:
-        blobs.discard(stored)
-        raise Invalid("The file is empty.")
-    media_type = sniff(stored.head)
-    if media_type is None:
-        blobs.discard(stored)
-        names = ", ".join(sorted(set(ALLOWED_TYPES.values())))
-        raise Invalid(f"This kind of file is not accepted. Accepted: {names}.")
+    except EmptyFile:
+        raise Invalid("The file is empty.") from None
+    except ContentRefused as refusal:
+        raise Invalid(refusal.message) from None
+    media_type = stored.media_type or "application/octet-stream"
     used = db.session.execute(
         select(func.coalesce(func.sum(Blob.size), 0))
         .select_from(EvidenceItem)
@@ -115,7 +112,7 @@ def add_file(
     ).scalar_one()
     if used + stored.size > current_app.config["CASE_QUOTA_BYTES"]:
         blobs.discard(stored)
-        raise Invalid("This case has no room for more files; remove nothing, but ask your coordinator.")
+        raise Invalid("This case has used all the space it has for files; please ask your coordinator.")
     blob = db.session.get(Blob, stored.sha256)
     if blob is None:
         blob = Blob(sha256=stored.sha256, size=stored.size, media_type=media_type)

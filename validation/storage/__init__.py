@@ -1,6 +1,6 @@
-"""Evidence blob store: content-addressed, streamed, atomic."""
+"""Evidence blob store: content-addressed, streamed, atomic; every file checked by a real decoder."""
 
-from validation.storage.blobs import BlobStore, StoredBlob, TooLarge
-from validation.storage.sniff import ALLOWED_TYPES, sniff
+from validation.storage.blobs import BlobStore, EmptyFile, StoredBlob, TooLarge
+from validation.storage.inspect import ALLOWED_TYPES, Checked, ContentRefused, inspect
 
-__all__ = ["ALLOWED_TYPES", "BlobStore", "StoredBlob", "TooLarge", "sniff"]
+__all__ = ["ALLOWED_TYPES", "BlobStore", "Checked", "ContentRefused", "EmptyFile", "StoredBlob", "TooLarge", "inspect"]

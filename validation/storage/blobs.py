@@ -1,15 +1,20 @@
-"""Files are streamed to a temporary file while hashed, fsynced, renamed to their SHA-256, and the
-directory fsynced, all before the database row is written: a row never points at a missing file.
-A file without a row (a crash between the two) is harmless and can be swept."""
+"""Files are streamed to a temporary file while hashed, checked (and cleaned) by a decoder, fsynced,
+renamed to their SHA-256 and the directory fsynced, all before the database row is written: a row never
+points at a missing file, and an upload that is refused or cleaned never reaches the store under its own
+hash (the original of a re-encoded photo, with its GPS position, is deleted). A file without a row (a
+crash between the two steps) is harmless and can be swept."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from validation.storage.inspect import Checked
 
 CHUNK = 64 * 1024
 HEAD = 8 * 1024
@@ -19,6 +24,10 @@ class TooLarge(Exception):
     """The stream went past the allowed size; nothing was kept."""
 
 
+class EmptyFile(Exception):
+    """The stream had no bytes; nothing was kept."""
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     sha256: str
@@ -26,6 +35,7 @@ class StoredBlob:
     head: bytes
     path: Path
     existed: bool
+    media_type: str | None = None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -36,24 +46,47 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _digest_file(path: Path) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            if len(head) < HEAD:
+                head += chunk[: HEAD - len(head)]
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size, head
+
+
 class BlobStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+
+    @property
+    def work_dir(self) -> Path:
+        """Temporary files live inside the store, so the final rename never crosses file systems."""
+        return self.root / "tmp"
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ValueError("not a SHA-256 hex digest")
         return self.root / sha256[:2] / sha256[2:]
 
-    def put(self, stream: BinaryIO, max_bytes: int) -> StoredBlob:
-        """Store the stream's bytes; raises TooLarge past `max_bytes` without keeping anything."""
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+    def put(
+        self,
+        stream: BinaryIO,
+        max_bytes: int,
+        check: Callable[[Path, bytes, Path], Checked] | None = None,
+    ) -> StoredBlob:
+        """Store the stream's bytes, or what `check` makes of them; nothing is kept if anything refuses."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
         head = b""
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
-        tmp = Path(tmp_name)
+        fd, tmp_name = tempfile.mkstemp(dir=self.work_dir)
+        upload = Path(tmp_name)
+        keep = upload
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
@@ -64,22 +97,32 @@ class BlobStore:
                         head += chunk[: HEAD - len(head)]
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            sha = digest.hexdigest()
+            if size == 0:
+                raise EmptyFile
+            sha, media_type = digest.hexdigest(), None
+            if check is not None:
+                checked = check(upload, head, self.work_dir)
+                media_type = checked.media_type
+                if checked.replacement is not None:
+                    keep = checked.replacement
+                    upload.unlink()
+                    sha, size, head = _digest_file(keep)
+            with keep.open("rb+") as handle:
+                os.fsync(handle.fileno())
             final = self.path_for(sha)
             if final.exists():
-                tmp.unlink()
-                return StoredBlob(sha, size, head, final, existed=True)
+                keep.unlink()
+                return StoredBlob(sha, size, head, final, existed=True, media_type=media_type)
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            os.replace(keep, final)
             _fsync_dir(final.parent)
-            return StoredBlob(sha, size, head, final, existed=False)
+            return StoredBlob(sha, size, head, final, existed=False, media_type=media_type)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            upload.unlink(missing_ok=True)
+            keep.unlink(missing_ok=True)
             raise
 
     def discard(self, blob: StoredBlob) -> None:
-        """Remove a blob that was just stored for nothing (refused content), unless it was there before."""
+        """Remove a blob that was just stored for nothing, unless it was there before."""
         if not blob.existed:
             blob.path.unlink(missing_ok=True)

@@ -91,7 +91,8 @@ def evidence_file(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
     if item.blob is None:
         abort(404)
     path = evidence.store().path_for(item.blob.sha256)
-    inline = item.media_type in ("image/png", "image/jpeg", "application/pdf")
+    # Pictures, PDFs, audio and video open in the browser (seekable by HTTP Range); anything else downloads.
+    inline = (item.media_type or "").startswith(("image/", "audio/", "video/")) or item.media_type == "application/pdf"
     response = send_file(
         path,
         mimetype=item.media_type,
