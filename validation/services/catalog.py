@@ -269,8 +269,41 @@ def _build(entry: dict[str, Any], version: int, digest: str) -> Credential:
     return credential
 
 
-def published(query: str = "", sector: str = "", language: str = "en") -> list[Credential]:
-    """Published credentials, newest version of each, filtered by words in the title or description."""
+@dataclass(frozen=True)
+class CatalogFilter:
+    """What a person looks for in the catalog; empty fields do not filter."""
+
+    query: str = ""
+    sector: str = ""
+    country: str = ""
+    level: int | None = None
+    language: str = ""
+
+    def matches(self, credential: Credential) -> bool:
+        if self.sector and credential.sector != self.sector:
+            return False
+        if self.country and credential.country != self.country:
+            return False
+        if self.level is not None and credential.eqf_level != self.level:
+            return False
+        if self.language and self.language not in credential.languages:
+            return False
+        words = self.query.casefold().split()
+        haystack = " ".join([credential.code, *credential.title.values(), *credential.description.values()])
+        return all(word in haystack.casefold() for word in words)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values the filters can take, read from what is published, so no choice leads to nothing."""
+
+    sectors: list[str]
+    countries: list[str]
+    levels: list[int]
+    languages: list[str]
+
+
+def _newest_published() -> list[Credential]:
     rows = db.session.execute(
         select(Credential)
         .where(Credential.status == "published")
@@ -279,28 +312,24 @@ def published(query: str = "", sector: str = "", language: str = "en") -> list[C
     newest: dict[str, Credential] = {}
     for credential in rows:
         newest[credential.code] = credential
-    words = [w for w in query.casefold().split() if w]
-    result = []
-    for credential in newest.values():
-        if sector and credential.sector != sector:
-            continue
-        haystack = " ".join(
-            [credential.code, *credential.title.values(), *credential.description.values()]
-        ).casefold()
-        if all(w in haystack for w in words):
-            result.append(credential)
-    return sorted(result, key=lambda c: localized(c.title, language).casefold())
+    return list(newest.values())
 
 
-def sectors() -> list[str]:
-    return list(
-        db.session.execute(
-            select(Credential.sector)
-            .where(Credential.status == "published")
-            .distinct()
-            .order_by(Credential.sector)
-        ).scalars()
+def search(wanted: CatalogFilter, reader_language: str = "en") -> tuple[list[Credential], Facets]:
+    """Published credentials (newest version of each) that match, sorted by title in the reader's language.
+
+    The catalog of a centre holds tens or hundreds of credentials, so matching in Python over one query is
+    simpler than per-language text search in two database dialects, and as fast.
+    """
+    every = _newest_published()
+    facets = Facets(
+        sectors=sorted({c.sector for c in every}),
+        countries=sorted({c.country for c in every}),
+        levels=sorted({c.eqf_level for c in every}),
+        languages=sorted({lang for c in every for lang in c.languages}),
     )
+    found = [c for c in every if wanted.matches(c)]
+    return sorted(found, key=lambda c: localized(c.title, reader_language).casefold()), facets
 
 
 def by_code(code: str) -> Credential | None:

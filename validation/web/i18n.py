@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 import workflows
@@ -35,3 +35,15 @@ def translate_message(message: str) -> str:
 def translate_refusal(refusal: workflows.Refused) -> str:
     """A workflow refusal in the reader's language, one sentence at a time."""
     return " ".join(translate_message(m) for m in refusal.messages)
+
+
+def country_name(code: str) -> str:
+    """A country's name in the reader's language, from the CLDR data that Babel ships."""
+    locale = get_locale()
+    return locale.territories.get(code, code) if locale else code
+
+
+def language_name(code: str) -> str:
+    locale = get_locale()
+    name = locale.languages.get(code, code) if locale else code
+    return name[:1].upper() + name[1:]

@@ -24,15 +24,17 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.get("/catalog")
 def catalog_list():  # type: ignore[no-untyped-def]
-    query = request.args.get("q", "")[:200]
-    sector = request.args.get("sector", "")[:40]
-    return render_template(
-        "public/catalog.html",
-        credentials=catalog.published(query, sector, _language()),
-        sectors=catalog.sectors(),
-        query=query,
-        sector=sector,
+    """Search and filters live in the URL, so a search can be bookmarked and shared."""
+    level = request.args.get("level", "")
+    wanted = catalog.CatalogFilter(
+        query=request.args.get("q", "")[:200],
+        sector=request.args.get("sector", "")[:40],
+        country=request.args.get("country", "")[:2],
+        level=int(level) if level.isdigit() else None,
+        language=request.args.get("language", "")[:2],
     )
+    credentials, facets = catalog.search(wanted, _language())
+    return render_template("public/catalog.html", credentials=credentials, facets=facets, wanted=wanted)
 
 
 @bp.get("/catalog/<code>")
