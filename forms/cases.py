@@ -70,3 +70,16 @@ class DecisionForm(VersionedForm):
 
 class AssignForm(VersionedForm):
     assessor_id = SelectField(_l("Assessor"), coerce=int)
+
+
+class SelfAssessmentForm(VersionedForm):
+    level = RadioField(
+        _l("How well can you do this?"),
+        choices=[
+            ("confident", _l("Confident: I do this regularly")),
+            ("partly", _l("Partly: I have done some of it")),
+            ("not_yet", _l("Not yet: leave it out of my claim")),
+        ],
+        validators=[DataRequired(message=_l("Choose how confident you are."))],
+    )
+    story = TextAreaField(_l("In your own words (optional)"), validators=[Optional(), Length(max=5000)])

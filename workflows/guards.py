@@ -45,11 +45,15 @@ class CaseFacts:
     assessor_assigned: bool = False
     decisions: Mapping[str, str] = field(default_factory=_frozen_mapping)
     items_since_request: int = 0
+    #: Outcomes of the credential the candidate left out of the claim ("not yet"): a full award is then
+    #: impossible, however well the claimed ones went.
+    unclaimed_outcomes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Normalise whatever the caller passed (lists, dicts) into immutable equivalents; duplicates
         # in the claims would otherwise be reported twice in refusal texts.
         object.__setattr__(self, "claimed_outcomes", tuple(dict.fromkeys(self.claimed_outcomes)))
+        object.__setattr__(self, "unclaimed_outcomes", tuple(dict.fromkeys(self.unclaimed_outcomes)))
         object.__setattr__(self, "evidence_by_outcome", MappingProxyType(dict(self.evidence_by_outcome)))
         object.__setattr__(self, "decisions", MappingProxyType(dict(self.decisions)))
 
@@ -115,15 +119,21 @@ def all_claims_met(facts: CaseFacts) -> Message | None:
         return Message(
             "Outcomes not met: %(codes)s. A full award needs every claimed outcome met.", codes=_names(not_met)
         )
+    if facts.unclaimed_outcomes:
+        return Message(
+            "Outcomes not claimed: %(codes)s. A full award covers every outcome of the credential; "
+            "give a partial award.",
+            codes=_names(list(facts.unclaimed_outcomes)),
+        )
     return None
 
 
 def some_claims_met(facts: CaseFacts) -> Message | None:
-    """A partial award only makes sense when the decisions are genuinely mixed."""
+    """A partial award only makes sense when some outcomes are met and others are not (or not claimed)."""
     met, not_met = _split(facts)
     if not met:
         return Message("No outcome is met, so a partial award is not possible.")
-    if not not_met:
+    if not not_met and not facts.unclaimed_outcomes:
         return Message("Every claimed outcome is met: give the full award instead of a partial one.")
     return None
 

@@ -88,6 +88,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # Decisions are the assessor's (empty form: 422); candidates are refused by role before any lookup.
     ("cases.decide", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
     ("cases.assign", "POST"): row(LOGIN, 403, 403, 403, 403, 422, 403),
+    # Self-assessment is the owner's (empty form: 422); another candidate does not see the case (404).
+    ("cases.self_assess", "POST"): row(LOGIN, 422, 404, 403, 403, 403, 403),
     # desks
     ("assessor.home", "GET"): staff_only("assessor", 200),
     ("coordinator.home", "GET"): staff_only("coordinator", 200),
@@ -110,10 +112,12 @@ class World:
     item_id: int
     award_id: int
     target_user_id: int
+    outcome_id: int
 
     def url_values(self) -> dict[str, object]:
         return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
-                "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw"}
+                "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
+                "outcome_id": self.outcome_id}
 
 
 # Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.
@@ -148,6 +152,7 @@ def build_world(app: Flask) -> World:
             item_id=item.id,
             award_id=award.id,
             target_user_id=target.id,
+            outcome_id=case.claims[0].outcome_id,
         )
 
 

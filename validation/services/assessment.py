@@ -54,7 +54,7 @@ def record_decision(
     if not decisions_open(case):
         raise Conflict("Decisions can only be recorded while the case is under review.")
     claim = db.session.get(CaseClaim, (case.id, outcome_id))
-    if claim is None:
+    if claim is None or claim.self_assessment == "not_yet":
         raise Invalid("This learning outcome is not part of the case.")
     if verdict not in VERDICTS:
         raise Invalid("Choose met, not yet met, or more evidence needed.")

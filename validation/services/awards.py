@@ -10,6 +10,7 @@ from validation.extensions import db
 from validation.models import Award, AwardOutcome, Case, User
 from validation.services import audit
 from validation.services.assessment import current_decisions
+from validation.services.cases import claimed
 from validation.services.errors import Forbidden, NotFound
 
 
@@ -17,7 +18,7 @@ def issue(case: Case, actor: User) -> Award:
     decisions = current_decisions(case.id)
     met = [
         claim.outcome
-        for claim in case.claims
+        for claim in claimed(case)
         if getattr(decisions.get(claim.outcome_id), "verdict", None) == "met"
     ]
     kind = "full" if case.outcome == "awarded" else "partial"

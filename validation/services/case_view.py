@@ -48,6 +48,7 @@ class CaseView:
     may_decide: bool
     may_assign: bool
     gaps: list[str]
+    self_assessment_open: bool
 
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
@@ -100,5 +101,7 @@ def build(user: User, case_id: int) -> CaseView:
         may_add_evidence=acting and user.role == "candidate" and open_for_evidence,
         may_decide=acting and user.role == "assessor" and decisions_open,
         may_assign=acting and user.role == "coordinator" and case.is_open,
-        gaps=[c.claim.outcome.code for c in claims if not c.items],
+        gaps=[c.claim.outcome.code for c in claims if not c.items and c.claim.self_assessment != "not_yet"],
+        self_assessment_open=acting and user.role == "candidate" and case.is_open
+        and definition.state(case.state).stage == "identification",
     )

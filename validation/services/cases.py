@@ -21,6 +21,7 @@ from validation.models import (
     WorkflowVersion,
     utcnow,
 )
+from validation.models.cases import SELF_ASSESSMENT
 from validation.services import access, audit
 from validation.services.assessment import current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -133,9 +134,14 @@ def open_case(candidate: User, credential_id: int) -> Case:
     return case
 
 
+def claimed(case: Case) -> list[CaseClaim]:
+    """The claims the candidate stands by: an outcome self-assessed as "not yet" is left out."""
+    return [c for c in case.claims if c.self_assessment != "not_yet"]
+
+
 def facts(case: Case) -> workflows.CaseFacts:
     """The read-only view that guards judge."""
-    claims = {c.outcome_id: c.outcome.code for c in case.claims}
+    claims = {c.outcome_id: c.outcome.code for c in claimed(case)}
     links = db.session.execute(
         select(EvidenceLink.outcome_id, func.count())
         .where(EvidenceLink.case_id == case.id)
@@ -156,6 +162,7 @@ def facts(case: Case) -> workflows.CaseFacts:
         assessor_assigned=case.assessor_id is not None,
         decisions={claims[o]: d.verdict for o, d in decisions.items() if o in claims},
         items_since_request=int(since_request),
+        unclaimed_outcomes=tuple(c.outcome.code for c in case.claims if c.self_assessment == "not_yet"),
     )
 
 
@@ -237,6 +244,41 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
             case.awarded_at = now
             case.awarded_by_id = actor.id
     _touch(case)
+
+
+def set_self_assessment(
+    case_id: int,
+    outcome_id: int,
+    actor: User,
+    level: str,
+    story: str | None,
+    expected_version: int | None = None,
+) -> CaseClaim:
+    """The candidate's own view of one outcome, while they are still choosing what to claim."""
+    if actor.role != "candidate":
+        raise Forbidden("Only the candidate assesses themselves.")
+    case = access.case_to_act_on(actor, case_id)
+    check_version(case, expected_version)
+    if case.outcome is not None or definition_for(case).state(case.state).stage != "identification":
+        raise Conflict("The self-assessment can only be changed before the portfolio is submitted.")
+    claim = db.session.get(CaseClaim, (case.id, outcome_id))
+    if claim is None:
+        raise Invalid("This learning outcome is not part of the case.")
+    if level not in SELF_ASSESSMENT:
+        raise Invalid("Choose how confident you are: confident, partly or not yet.")
+    claim.self_assessment = level
+    claim.story = (story or "").strip() or None
+    _touch(case)
+    db.session.flush()
+    audit.record(
+        "claim.self_assessed",
+        actor=actor,
+        case=case,
+        outcome_id=outcome_id,
+        level=level,
+        with_story=claim.story is not None,
+    )
+    return claim
 
 
 def assign_assessor(case_id: int, assessor_id: int, actor: User, expected_version: int | None = None) -> Case:

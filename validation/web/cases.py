@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from forms.cases import AssignForm, DecisionForm, EvidenceForm, TransitionForm
+from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
 from validation.extensions import db
 from validation.services import access, accounts, assessment, case_view, cases, evidence
 from validation.services.errors import ServiceError
@@ -30,6 +30,7 @@ def _assign_form(view: case_view.CaseView) -> AssignForm:
 def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: ignore[no-untyped-def]
     forms.setdefault("evidence_form", _evidence_form(view))
     forms.setdefault("transition_form", TransitionForm(version=view.case.lock_version))
+    forms.setdefault("self_assessment_error", None)
     forms.setdefault("assign_form", _assign_form(view) if view.may_assign else None)
     forms.setdefault(
         "decision_forms",
@@ -165,6 +166,20 @@ def _render_decision_forms(view: case_view.CaseView, failed: DecisionForm) -> di
     if failed.outcome_id.data in forms:
         forms[failed.outcome_id.data] = failed
     return forms
+
+
+@bp.post("/<int:case_id>/claims/<int:outcome_id>")
+@roles_required("candidate")
+def self_assess(case_id: int, outcome_id: int):  # type: ignore[no-untyped-def]
+    view = case_view.build(current_user, case_id)
+    form = SelfAssessmentForm()
+    if not form.validate_on_submit():
+        return _render(view, 422, self_assessment_error=(outcome_id, form))
+    cases.set_self_assessment(case_id, outcome_id, current_user, form.level.data, form.story.data,
+                              form.version.data)
+    db.session.commit()
+    flash(_("Your self-assessment is saved."), "success")
+    return redirect(url_for("cases.show", case_id=case_id) + f"#outcome-{outcome_id}")
 
 
 @bp.post("/<int:case_id>/assign")
