@@ -51,6 +51,12 @@ def test_pages_are_accessible_and_fit_a_phone(app, live_server, page):
     assert page.get_by_role("heading", name="Learning outcomes").is_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)
+    page.context.clear_cookies()
+    _sign_in(page, live_server, "candidate@test.example")
+    for path in ("/my", f"/cases/{case_id}"):
+        page.goto(live_server + path)
+        assert _serious_violations(page) == [], path
+        assert _fits_phone(page), path
 
 
 @pytest.mark.browser

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from validation.extensions import db
 from validation.models import Award, AwardOutcome, Case, User
@@ -64,4 +65,8 @@ def award_for(user: User, award_id: int) -> Award:
 
 
 def awards_of(holder: User) -> list[Award]:
-    return list(db.session.execute(select(Award).where(Award.holder_id == holder.id)).scalars())
+    return list(
+        db.session.execute(
+            select(Award).where(Award.holder_id == holder.id).options(selectinload(Award.credential))
+        ).scalars()
+    )

@@ -53,8 +53,7 @@ class CaseView:
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
         """Each stage with (name, done, current) for the progress line."""
-        current = workflows.STAGES.index(self.state.stage)
-        return [(s, i < current or self.state.terminal, i == current) for i, s in enumerate(workflows.STAGES)]
+        return _stages(self.state)
 
 
 def build(user: User, case_id: int) -> CaseView:
@@ -105,3 +104,39 @@ def build(user: User, case_id: int) -> CaseView:
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
     )
+
+
+@dataclass
+class CaseCard:
+    """One case on the candidate's home: where it stands, what was last said to them."""
+
+    case: Case
+    state: workflows.State
+    stages: list[tuple[str, bool, bool]]
+    message: CaseTransition | None
+
+
+def _stages(state: workflows.State) -> list[tuple[str, bool, bool]]:
+    current = workflows.STAGES.index(state.stage)
+    return [(s, i < current or state.terminal, i == current) for i, s in enumerate(workflows.STAGES)]
+
+
+def cards_for(candidate: User) -> list[CaseCard]:
+    """The candidate's cases, newest first, in two queries whatever their number."""
+    mine = cases.cases_of_candidate(candidate)
+    said: dict[int, CaseTransition] = {}
+    if mine:
+        rows = db.session.execute(
+            select(CaseTransition)
+            .where(CaseTransition.case_id.in_([c.id for c in mine]), CaseTransition.reason.is_not(None))
+            .order_by(CaseTransition.sequence)
+        ).scalars()
+        for row in rows:
+            said[row.case_id] = row
+    cards = []
+    for case in mine:
+        state = cases.definition_for(case).state(case.state)
+        message = said.get(case.id)
+        cards.append(CaseCard(case, state, _stages(state),
+                              message if message is not None and message.to_state == case.state else None))
+    return cards

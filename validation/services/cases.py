@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 import workflows
 from validation.extensions import db
@@ -329,7 +330,10 @@ def cases_in_state(state: str | None, limit: int = 200) -> list[Case]:
 def cases_of_candidate(candidate: User) -> list[Case]:
     return list(
         db.session.execute(
-            select(Case).where(Case.candidate_id == candidate.id).order_by(Case.opened_at.desc())
+            select(Case)
+            .where(Case.candidate_id == candidate.id)
+            .options(selectinload(Case.credential))
+            .order_by(Case.opened_at.desc())
         ).scalars()
     )
 

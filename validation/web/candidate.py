@@ -8,20 +8,35 @@ from flask_login import current_user
 
 from forms.common import ConfirmForm
 from validation.extensions import db
-from validation.services import awards, cases, catalog
+from validation.services import awards, case_view, cases, catalog
 from validation.web.roles import roles_required
+from validation.web.vocabulary import N_
 
 bp = Blueprint("candidate", __name__)
+
+#: What the candidate should do next, by state of the standard workflow, in plain words.
+NEXT_STEPS = {
+    "draft": N_("Say how well you can do each outcome, add evidence for each one you claim, then submit."),
+    "submitted": N_("Your portfolio is handed in. A coordinator will check it is complete; you need do nothing."),
+    "screening": N_("A coordinator is checking your portfolio and will give it to an assessor."),
+    "more_evidence": N_("The assessor asks for more evidence: read the message, add what helps, then hand it in."),
+    "under_review": N_("An assessor is looking at your evidence. You will hear when there is news."),
+    "interview": N_("The assessor wants to talk with you or see you work; you will be told when and where."),
+    "recommended": N_("The assessor has made a recommendation; the centre will decide soon."),
+    "awarded": N_("Congratulations: the credential is awarded. Open the certificate to show it."),
+    "partially_awarded": N_("Part of the credential is awarded. Open the certificate to see which outcomes."),
+    "not_awarded": N_("The credential was not awarded this time. Read the reasons; you can start again later."),
+    "withdrawn": N_("This case was withdrawn."),
+}
 
 
 @bp.get("/my")
 @roles_required("candidate")
 def home():  # type: ignore[no-untyped-def]
-    mine = cases.cases_of_candidate(current_user)
     return render_template(
         "candidate/home.html",
-        cases=mine,
-        definitions={c.id: cases.definition_for(c) for c in mine},
+        cards=case_view.cards_for(current_user),
+        next_steps=NEXT_STEPS,
         awards=awards.awards_of(current_user),
     )
 
