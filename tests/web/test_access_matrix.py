@@ -74,6 +74,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     ("auth.password", "POST"): {**everyone(422), "anonymous": LOGIN},  # empty form
     # candidate
     ("candidate.home", "GET"): staff_only("candidate", 200),
+    ("candidate.profile", "GET"): staff_only("candidate", 200),
+    ("candidate.profile", "POST"): staff_only("candidate", 422),  # empty form: no language chosen
+    ("candidate.consent", "POST"): staff_only("candidate", 400),  # no action given
     # The owner already has an open case for this credential (409); another candidate opens one.
     ("candidate.open_case", "POST"): row(LOGIN, 409, "/cases/", 403, 403, 403, 403),
     ("candidate.award", "GET"): row(LOGIN, 200, 404, 200, 403, 200, 200),

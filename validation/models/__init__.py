@@ -7,7 +7,7 @@ from validation.models.base import Base, utcnow
 from validation.models.cases import Case, CaseClaim, CaseTransition, WorkflowVersion
 from validation.models.catalog import Credential, LearningOutcome
 from validation.models.evidence import Blob, EvidenceItem, EvidenceLink
-from validation.models.people import Centre, ConsentRecord, User, UserSession
+from validation.models.people import CandidateProfile, Centre, ConsentRecord, User, UserSession
 
 __all__ = [
     "AuditEvent",
@@ -15,6 +15,7 @@ __all__ = [
     "AwardOutcome",
     "Base",
     "Blob",
+    "CandidateProfile",
     "Case",
     "CaseClaim",
     "CaseTransition",

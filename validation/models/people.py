@@ -79,6 +79,29 @@ class UserSession(Base):
     user: Mapped[User] = relationship()
 
 
+TARGET_GROUPS = ("displaced", "career_changer", "other")
+
+
+class CandidateProfile(Base):
+    """What a candidate tells about themselves beyond the account; every field is optional."""
+
+    __tablename__ = "candidate_profiles"
+    __table_args__ = (
+        CheckConstraint(
+            f"target_group IS NULL OR target_group IN ({', '.join(repr(t) for t in TARGET_GROUPS)})",
+            name="target_group_known",
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    contact_by_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    contact_by_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    target_group: Mapped[str | None] = mapped_column(String(20))
+    accessibility_needs: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsentRecord(Base):
     """Which version of the privacy text a person accepted, and when; withdrawal is a new timestamp."""
 

@@ -23,7 +23,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.cases import SELF_ASSESSMENT
-from validation.services import access, audit
+from validation.services import access, audit, profiles
 from validation.services.assessment import current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.definition import top_level_line
@@ -94,6 +94,7 @@ def open_case(candidate: User, credential_id: int) -> Case:
     """Start a case in its workflow's first state, claiming every outcome of the credential."""
     if candidate.role != "candidate":
         raise Forbidden("Only candidates open cases.")
+    profiles.require_consent(candidate)
     credential = db.session.get(Credential, credential_id)
     if credential is None or credential.status != "published":
         raise NotFound("This credential is not open for validation.")
@@ -184,6 +185,9 @@ def fire(
     """Move a case by one transition, with every effect the new state brings, and audit it."""
     case = access.case_to_act_on(actor, case_id)
     check_version(case, expected_version)
+    if trigger != "withdraw":
+        # Withdrawing stays possible without consent: it is how a person stops the processing.
+        profiles.require_consent(actor)
     definition = definition_for(case)
     reason = (reason or "").strip() or None
     source = case.state

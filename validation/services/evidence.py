@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from validation.extensions import db
 from validation.models import Blob, Case, EvidenceItem, EvidenceLink, User, utcnow
-from validation.services import access, audit
+from validation.services import access, audit, profiles
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from validation.storage import BlobStore, ContentRefused, EmptyFile, TooLarge, inspect
 
@@ -26,6 +26,7 @@ def _case_open_for_evidence(actor: User, case_id: int, expected_version: int | N
         raise Forbidden("Only the candidate adds evidence to their portfolio.")
     case = access.case_to_act_on(actor, case_id)
     check_version(case, expected_version)
+    profiles.require_consent(actor)
     if not evidence_open(case):
         raise Conflict(
             "Evidence can only be added while the portfolio is being prepared or more is requested."

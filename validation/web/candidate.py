@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from forms.common import ConfirmForm
+from forms.profile import ProfileForm
 from validation.extensions import db
-from validation.services import awards, case_view, cases, catalog
+from validation.services import awards, case_view, cases, catalog, profiles
+from validation.services.errors import Invalid
 from validation.web.roles import roles_required
 from validation.web.vocabulary import N_
 
@@ -59,3 +61,55 @@ def open_case(code: str):  # type: ignore[no-untyped-def]
 @roles_required("candidate", "assessor", "coordinator", "admin")
 def award(award_id: int):  # type: ignore[no-untyped-def]
     return render_template("candidate/award.html", award=awards.award_for(current_user, award_id))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@roles_required("candidate")
+def profile():  # type: ignore[no-untyped-def]
+    saved = profiles.profile_of(current_user)
+    form = ProfileForm(
+        obj=None if request.method == "POST" else saved,
+        language=current_user.preferred_language,
+        target_group=saved.target_group or "",
+    )
+    if form.validate_on_submit():
+        try:
+            profiles.save_profile(
+                current_user,
+                language=form.language.data,
+                phone=form.phone.data,
+                contact_by_email=form.contact_by_email.data,
+                contact_by_phone=form.contact_by_phone.data,
+                target_group=form.target_group.data or None,
+                accessibility_needs=form.accessibility_needs.data,
+            )
+        except Invalid as exc:
+            db.session.rollback()
+            form.contact_by_email.errors = [*form.contact_by_email.errors, _(exc.reason)]
+        else:
+            db.session.commit()
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("candidate.profile"))
+    return render_template(
+        "candidate/profile.html",
+        form=form,
+        consent=profiles.current_consent(current_user),
+        consent_form=ConfirmForm(),
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.post("/profile/consent")
+@roles_required("candidate")
+def consent():  # type: ignore[no-untyped-def]
+    action = request.form.get("action")
+    if not ConfirmForm().validate_on_submit() or action not in ("withdraw", "give"):
+        abort(400)
+    if action == "withdraw":
+        profiles.withdraw_consent(current_user)
+        message = _("Your consent is withdrawn. Nothing new will be kept; you can still withdraw your cases.")
+    else:
+        profiles.give_consent(current_user, current_user.preferred_language)
+        message = _("Thank you: your consent is recorded again.")
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("candidate.profile"))
