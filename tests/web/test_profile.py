@@ -104,3 +104,27 @@ def test_staff_have_no_profile_page(app, olena):
     staff = app.test_client()
     login(staff, "coordinator@test.example")
     assert staff.get("/profile").status_code == 403
+
+
+def test_coordinators_see_the_situation_assessors_only_the_arrangements(app, olena):
+    assert post(olena, "/profile", {"language": "en", "contact_by_email": "y", "target_group": "displaced",
+                                    "accessibility_needs": "Large print, please."}).status_code == 302
+    assert post(olena, "/catalog/UA-BAKERY/open").status_code == 302
+    with app.app_context():
+        case = db.session.execute(select(Case)).scalar_one()
+        from validation.services import accounts, cases
+
+        cases.assign_assessor(case.id, accounts.find_by_email("assessor@test.example").id,
+                              accounts.find_by_email("coordinator@test.example"))
+        db.session.commit()
+        case_id = case.id
+    pages = {}
+    for email in ("coordinator@test.example", "assessor@test.example"):
+        staff = app.test_client()
+        login(staff, email)
+        pages[email] = html.unescape(staff.get(f"/cases/{case_id}").get_data(as_text=True))
+    assert "I had to leave my home" in pages["coordinator@test.example"]
+    assert "I had to leave my home" not in pages["assessor@test.example"]
+    for page in pages.values():
+        assert "Large print, please." in page
+    assert "Large print" not in html.unescape(olena.get(f"/cases/{case_id}").get_data(as_text=True))

@@ -12,6 +12,7 @@ from validation.extensions import db
 from validation.models import (
     AuditEvent,
     Award,
+    CandidateProfile,
     Case,
     CaseClaim,
     CaseTransition,
@@ -49,6 +50,8 @@ class CaseView:
     may_assign: bool
     gaps: list[str]
     self_assessment_open: bool
+    #: The candidate's profile, for staff: coordinators see all of it, assessors only accessibility needs.
+    profile: CandidateProfile | None
 
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
@@ -101,6 +104,7 @@ def build(user: User, case_id: int) -> CaseView:
         may_decide=acting and user.role == "assessor" and decisions_open,
         may_assign=acting and user.role == "coordinator" and case.is_open,
         gaps=[c.claim.outcome.code for c in claims if not c.items and c.claim.self_assessment != "not_yet"],
+        profile=db.session.get(CandidateProfile, case.candidate_id) if user.is_staff else None,
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
     )
