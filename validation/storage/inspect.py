@@ -191,7 +191,7 @@ def _pdf(path: Path, work_dir: Path) -> Checked:
             raise ContentRefused("The PDF has no pages.")
         writer = PdfWriter(clone_from=reader)
         writer.metadata = None
-        root = writer._root_object
+        root = writer.root_object
         if NameObject("/Metadata") in root:
             del root[NameObject("/Metadata")]
         out = _scratch(work_dir, ".pdf")
