@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from validation.models.base import Base, UTCDateTime, utcnow
+from validation.models.base import Base, UTCDateTime, one_of, utcnow
 from validation.models.people import User
 
 VERDICTS = ("met", "not_met", "more_evidence")
@@ -19,7 +19,7 @@ class OutcomeDecision(Base):
     __tablename__ = "outcome_decisions"
     __table_args__ = (
         ForeignKeyConstraint(["case_id", "outcome_id"], ["case_claims.case_id", "case_claims.outcome_id"]),
-        CheckConstraint(f"verdict IN ({', '.join(repr(v) for v in VERDICTS)})", name="verdict_known"),
+        CheckConstraint(one_of("verdict", VERDICTS), name="verdict_known"),
         CheckConstraint(
             "verdict = 'met' OR (rationale IS NOT NULL AND length(rationale) > 0)",
             name="rationale_unless_met",

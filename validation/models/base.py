@@ -16,6 +16,12 @@ NAMING_CONVENTION = {
 }
 
 
+def one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
+    """CHECK text limiting a column to known codes (optionally NULL), spelled the same in every table."""
+    listed = f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IS NULL OR {listed}" if nullable else listed
+
+
 def utcnow() -> datetime:
     """The current time in UTC, aware; every stored time is UTC."""
     return datetime.now(UTC)

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from validation.models.base import Base, UTCDateTime, utcnow
+from validation.models.base import Base, UTCDateTime, one_of, utcnow
 from validation.models.catalog import Credential, LearningOutcome
 from validation.models.people import User
 
@@ -44,7 +44,7 @@ class Case(Base):
             ["workflow_key", "workflow_version"], ["workflow_versions.key", "workflow_versions.version"]
         ),
         CheckConstraint(
-            f"outcome IS NULL OR outcome IN ({', '.join(repr(o) for o in OUTCOMES)})", name="outcome_known"
+            one_of("outcome", OUTCOMES, nullable=True), name="outcome_known"
         ),
         # An awarded case always says when and by whom; a closed case always says when.
         CheckConstraint(
@@ -110,7 +110,7 @@ class CaseClaim(Base):
     __tablename__ = "case_claims"
     __table_args__ = (
         CheckConstraint(
-            f"self_assessment IS NULL OR self_assessment IN ({', '.join(repr(s) for s in SELF_ASSESSMENT)})",
+            one_of("self_assessment", SELF_ASSESSMENT, nullable=True),
             name="self_assessment_known",
         ),
     )

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from validation.models.base import Base
+from validation.models.base import Base, one_of
 
 LocalizedText = dict[str, str]
 
@@ -29,10 +29,6 @@ IDENTITY_VERIFICATION = (
 OUTCOME_KINDS = ("knowledge", "skill", "responsibility_autonomy")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 def localized(texts: LocalizedText | None, language: str, fallback: str = "en") -> str:
     """The text in the reader's language, else English, else any language there is."""
     if not texts:
@@ -44,10 +40,10 @@ class Credential(Base):
     __tablename__ = "credentials"
     __table_args__ = (
         UniqueConstraint("code", "version"),
-        CheckConstraint(_in("status", CREDENTIAL_STATUSES), name="status_known"),
-        CheckConstraint(_in("credits_system", CREDIT_SYSTEMS), name="credit_system_known"),
-        CheckConstraint(_in("participation", PARTICIPATION), name="participation_known"),
-        CheckConstraint(_in("identity_verification", IDENTITY_VERIFICATION), name="identity_check_known"),
+        CheckConstraint(one_of("status", CREDENTIAL_STATUSES), name="status_known"),
+        CheckConstraint(one_of("credits_system", CREDIT_SYSTEMS), name="credit_system_known"),
+        CheckConstraint(one_of("participation", PARTICIPATION), name="participation_known"),
+        CheckConstraint(one_of("identity_verification", IDENTITY_VERIFICATION), name="identity_check_known"),
         CheckConstraint("eqf_level BETWEEN 1 AND 8", name="eqf_level_range"),
         CheckConstraint("credits_value > 0", name="credits_positive"),
         CheckConstraint("workload_hours > 0", name="workload_positive"),
@@ -94,7 +90,7 @@ class LearningOutcome(Base):
     __tablename__ = "learning_outcomes"
     __table_args__ = (
         UniqueConstraint("credential_id", "code"),
-        CheckConstraint(_in("kind", OUTCOME_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", OUTCOME_KINDS), name="kind_known"),
         CheckConstraint("credits >= 0", name="credits_not_negative"),
     )
 

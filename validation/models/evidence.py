@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from validation.models.base import Base, UTCDateTime, utcnow
+from validation.models.base import Base, UTCDateTime, one_of, utcnow
 
 ITEM_KINDS = ("file", "statement", "link", "attestation")
 
@@ -42,7 +42,7 @@ class EvidenceItem(Base):
     __tablename__ = "evidence_items"
     __table_args__ = (
         UniqueConstraint("id", "case_id"),
-        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in ITEM_KINDS)})", name="kind_known"),
+        CheckConstraint(one_of("kind", ITEM_KINDS), name="kind_known"),
         CheckConstraint(
             "kind <> 'file' OR (blob_sha256 IS NOT NULL AND media_type IS NOT NULL)", name="file_has_blob"
         ),

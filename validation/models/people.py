@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from validation.models.base import Base, UTCDateTime, utcnow
+from validation.models.base import Base, UTCDateTime, one_of, utcnow
 
 ROLES = ("candidate", "assessor", "coordinator", "admin")
 STAFF_ROLES = ("assessor", "coordinator", "admin")
@@ -30,7 +30,7 @@ class User(UserMixin, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_known"),
+        CheckConstraint(one_of("role", ROLES), name="role_known"),
         CheckConstraint("preferred_language IN ('en', 'uk')", name="language_known"),
     )
 
@@ -88,7 +88,7 @@ class CandidateProfile(Base):
     __tablename__ = "candidate_profiles"
     __table_args__ = (
         CheckConstraint(
-            f"target_group IS NULL OR target_group IN ({', '.join(repr(t) for t in TARGET_GROUPS)})",
+            one_of("target_group", TARGET_GROUPS, nullable=True),
             name="target_group_known",
         ),
     )

@@ -50,6 +50,10 @@ class CaseView:
     may_assign: bool
     gaps: list[str]
     self_assessment_open: bool
+    #: The last reason given that led to the current state (e.g. the request for more evidence).
+    message: CaseTransition | None
+    #: Candidates see decisions once the assessor asks for more or the case is closed; staff always.
+    show_decisions: bool
     #: The candidate's profile, for staff: coordinators see all of it, assessors only accessibility needs.
     profile: CandidateProfile | None
 
@@ -105,6 +109,9 @@ def build(user: User, case_id: int) -> CaseView:
         may_assign=acting and user.role == "coordinator" and case.is_open,
         gaps=[c.claim.outcome.code for c in claims if not c.items and c.claim.self_assessment != "not_yet"],
         profile=db.session.get(CandidateProfile, case.candidate_id) if user.is_staff else None,
+        message=_current_message(case, [t for t in transitions if t.reason]),
+        show_decisions=user.role != "candidate" or not case.is_open
+        or (open_for_evidence and case.submission_round > 1),
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
     )
@@ -120,6 +127,12 @@ class CaseCard:
     message: CaseTransition | None
 
 
+def _current_message(case: Case, with_reason: list[CaseTransition]) -> CaseTransition | None:
+    """The newest reason, if it is the one that brought the case where it is now."""
+    last = with_reason[-1] if with_reason else None
+    return last if last is not None and last.to_state == case.state else None
+
+
 def _stages(state: workflows.State) -> list[tuple[str, bool, bool]]:
     current = workflows.STAGES.index(state.stage)
     return [(s, i < current or state.terminal, i == current) for i, s in enumerate(workflows.STAGES)]
@@ -128,7 +141,7 @@ def _stages(state: workflows.State) -> list[tuple[str, bool, bool]]:
 def cards_for(candidate: User) -> list[CaseCard]:
     """The candidate's cases, newest first, in two queries whatever their number."""
     mine = cases.cases_of_candidate(candidate)
-    said: dict[int, CaseTransition] = {}
+    said: dict[int, list[CaseTransition]] = {}
     if mine:
         rows = db.session.execute(
             select(CaseTransition)
@@ -136,11 +149,9 @@ def cards_for(candidate: User) -> list[CaseCard]:
             .order_by(CaseTransition.sequence)
         ).scalars()
         for row in rows:
-            said[row.case_id] = row
+            said.setdefault(row.case_id, []).append(row)
     cards = []
     for case in mine:
         state = cases.definition_for(case).state(case.state)
-        message = said.get(case.id)
-        cards.append(CaseCard(case, state, _stages(state),
-                              message if message is not None and message.to_state == case.state else None))
+        cards.append(CaseCard(case, state, _stages(state), _current_message(case, said.get(case.id, []))))
     return cards

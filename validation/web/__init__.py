@@ -23,13 +23,11 @@ def register(app: Flask, login_manager: LoginManager) -> None:
 
     for blueprint in (public.bp, auth.bp, candidate.bp, cases.bp, assessor.bp, coordinator.bp, admin.bp):
         app.register_blueprint(blueprint)
-    from flask_babel import get_locale
-
     from validation.web import i18n
     from validation.web.timeline import describe
 
     # Globals, not a context processor, so that imported macros see them too.
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "en")
+    app.jinja_env.globals["current_locale"] = i18n.current_language
     app.jinja_env.globals["describe_event"] = describe
     app.jinja_env.globals["country_name"] = i18n.country_name
     app.jinja_env.globals["language_name"] = i18n.language_name

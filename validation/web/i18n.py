@@ -21,6 +21,11 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def current_language() -> str:
+    """The language of the page being built."""
+    return str(get_locale() or "en")
+
+
 def _value(text: str) -> str:
     """A placeholder value: a label or a comma list of roles is translated part by part; codes stay."""
     return ", ".join(gettext(part) if part else part for part in text.split(", "))

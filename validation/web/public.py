@@ -9,7 +9,7 @@ from forms.auth import LanguageForm
 from forms.common import ConfirmForm
 from validation.extensions import db
 from validation.services import accounts, catalog
-from validation.web.i18n import LANGUAGE_COOKIE
+from validation.web.i18n import LANGUAGE_COOKIE, current_language
 from validation.web.roles import desk_for
 
 bp = Blueprint("public", __name__)
@@ -33,7 +33,7 @@ def catalog_list():  # type: ignore[no-untyped-def]
         level=int(level) if level.isdigit() else None,
         language=request.args.get("language", "")[:2],
     )
-    credentials, facets = catalog.search(wanted, _language())
+    credentials, facets = catalog.search(wanted, current_language())
     return render_template("public/catalog.html", credentials=credentials, facets=facets, wanted=wanted)
 
 
@@ -74,8 +74,3 @@ def health():  # type: ignore[no-untyped-def]
 def _same_origin(url: str | None) -> bool:
     return bool(url) and url.startswith(request.host_url)
 
-
-def _language() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "en")
