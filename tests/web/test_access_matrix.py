@@ -102,6 +102,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # Without active=1 the target account is disabled; back to the account list.
     ("admin.set_active", "POST"): staff_only("admin", "/admin/"),
     ("admin.workflow_list", "GET"): staff_only("admin", 200),
+    # --- sign-in by phone and assisted registration (access codes) ---
+    # --- resumable uploads and serving evidence ---
+    # --- referees and their attestations ---
+    # --- intake questionnaire ---
 }
 
 
@@ -120,7 +124,7 @@ class World:
     def url_values(self) -> dict[str, object]:
         return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
                 "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
-                "outcome_id": self.outcome_id}
+                "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": "no-such-token"}
 
 
 # Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.

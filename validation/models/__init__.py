@@ -6,10 +6,13 @@ from validation.models.awards import Award, AwardOutcome
 from validation.models.base import Base, utcnow
 from validation.models.cases import Case, CaseClaim, CaseTransition, WorkflowVersion
 from validation.models.catalog import Credential, LearningOutcome
-from validation.models.evidence import Blob, EvidenceItem, EvidenceLink
-from validation.models.people import CandidateProfile, Centre, ConsentRecord, User, UserSession
+from validation.models.evidence import Blob, EvidenceItem, EvidenceLink, RefereeRequest, UploadSession
+from validation.models.intake import IntakeResponse
+from validation.models.mail import OutboundMessage
+from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
 
 __all__ = [
+    "AccessCode",
     "AuditEvent",
     "Award",
     "AwardOutcome",
@@ -24,8 +27,12 @@ __all__ = [
     "Credential",
     "EvidenceItem",
     "EvidenceLink",
+    "IntakeResponse",
     "LearningOutcome",
+    "OutboundMessage",
     "OutcomeDecision",
+    "RefereeRequest",
+    "UploadSession",
     "User",
     "UserSession",
     "WorkflowVersion",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -48,6 +50,9 @@ class EvidenceItem(Base):
         ),
         CheckConstraint("kind <> 'statement' OR statement IS NOT NULL", name="statement_has_text"),
         CheckConstraint("kind <> 'link' OR url IS NOT NULL", name="link_has_url"),
+        CheckConstraint("kind <> 'attestation' OR statement IS NOT NULL", name="attestation_has_text"),
+        # A form's one-time token: the same form sent twice (a double click, a resend) makes one item.
+        UniqueConstraint("case_id", "client_token"),
         CheckConstraint("submission_round >= 1", name="round_positive"),
     )
 
@@ -65,6 +70,7 @@ class EvidenceItem(Base):
     # The submission round the item belongs to; items of earlier rounds are frozen.
     submission_round: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client_token: Mapped[str | None] = mapped_column(String(64))
 
     blob: Mapped[Blob | None] = relationship()
     links: Mapped[list[EvidenceLink]] = relationship(back_populates="item", cascade="all, delete-orphan")
@@ -84,3 +90,85 @@ class EvidenceLink(Base):
     case_id: Mapped[int] = mapped_column(Integer, index=True)
 
     item: Mapped[EvidenceItem] = relationship(back_populates="links")
+
+
+UPLOAD_STATES = ("receiving", "complete", "refused", "cancelled")
+
+
+class UploadSession(Base):
+    """A resumable upload (tus): the bytes received so far live in a file of the store, this row says how many.
+
+    Nothing is kept in process memory between requests, so any app process can take the next chunk; when
+    the last byte arrives the file goes through the same checks as a form upload and becomes an item.
+    """
+
+    __tablename__ = "upload_sessions"
+    __table_args__ = (
+        CheckConstraint("length > 0", name="length_positive"),
+        CheckConstraint("received >= 0 AND received <= length", name="received_within_length"),
+        CheckConstraint(one_of("state", UPLOAD_STATES), name="state_known"),
+        CheckConstraint("state <> 'complete' OR item_id IS NOT NULL", name="complete_has_item"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    length: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(12), default="receiving")
+    original_name: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(200))
+    outcome_ids: Mapped[list[int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_items.id"))
+    #: Why the finished file was refused, in English (translated when shown).
+    refusal: Mapped[str | None] = mapped_column(Text)
+
+
+REFEREE_ANSWERS = ("confirmed", "corrected", "declined")
+
+
+class RefereeRequest(Base):
+    """A candidate asks a referee (former employer, colleague) to confirm statements about their work.
+
+    The referee answers through a link whose token (only its hash is kept) serves this one request and
+    expires. Who the referee says they are is recorded as their own claim, not as a checked identity.
+    A confirmed or corrected answer becomes an attestation item linked to the outcomes chosen here.
+    """
+
+    __tablename__ = "referee_requests"
+    __table_args__ = (
+        CheckConstraint(one_of("answer", REFEREE_ANSWERS, nullable=True), name="answer_known"),
+        CheckConstraint("(answer IS NULL) = (answered_at IS NULL)", name="answered_iff_answer"),
+        CheckConstraint("answer <> 'corrected' OR correction IS NOT NULL", name="correction_has_text"),
+        CheckConstraint("answered_at IS NULL OR cancelled_at IS NULL", name="answered_or_cancelled"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    referee_name: Mapped[str] = mapped_column(String(120))
+    referee_email: Mapped[str] = mapped_column(String(254))
+    referee_language: Mapped[str] = mapped_column(String(5))
+    relationship_to_candidate: Mapped[str] = mapped_column(String(200))
+    #: What the candidate asks the referee to confirm, in the candidate's words.
+    statement: Mapped[str] = mapped_column(Text)
+    outcome_ids: Mapped[list[int]] = mapped_column(JSON)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(12))
+    correction: Mapped[str | None] = mapped_column(Text)
+    # The referee's identity as they state it when answering (claims, not verified facts).
+    claimed_name: Mapped[str | None] = mapped_column(String(120))
+    claimed_role: Mapped[str | None] = mapped_column(String(200))
+    claimed_organisation: Mapped[str | None] = mapped_column(String(200))
+    claimed_contact: Mapped[str | None] = mapped_column(String(254))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_items.id"), unique=True)
+    #: Extra data about the answer (e.g. facts kept about the referee's browser); never personal data.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -32,10 +32,15 @@ class User(UserMixin, Base):
     __table_args__ = (
         CheckConstraint(one_of("role", ROLES), name="role_known"),
         CheckConstraint("preferred_language IN ('en', 'uk')", name="language_known"),
+        # Candidates sign in by e-mail, phone or, when registered by a coordinator, their candidate number;
+        # staff always have an e-mail address.
+        CheckConstraint("role = 'candidate' OR email IS NOT NULL", name="staff_have_email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    #: The phone number to sign in with, in E.164 form (+380...), when registered by phone.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
@@ -44,6 +49,8 @@ class User(UserMixin, Base):
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The coordinator who registered this candidate in person (assisted registration), if any.
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     centre: Mapped[Centre | None] = relationship()
 
@@ -77,6 +84,31 @@ class UserSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class AccessCode(Base):
+    """A printed one-time code that lets a candidate without e-mail set their password and sign in.
+
+    Only the code's SHA-256 is stored (the code is random, 60 bits, so a slow hash adds nothing); it works
+    once, until it expires, and a new code for the same person revokes the unused ones.
+    """
+
+    __tablename__ = "access_codes"
+    __table_args__ = (
+        CheckConstraint("used_at IS NULL OR revoked_at IS NULL", name="used_or_revoked"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 TARGET_GROUPS = ("displaced", "career_changer", "other")

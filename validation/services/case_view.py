@@ -19,6 +19,8 @@ from validation.models import (
     EvidenceItem,
     EvidenceLink,
     OutcomeDecision,
+    RefereeRequest,
+    UploadSession,
     User,
 )
 from validation.services import access, assessment, audit, awards, cases, evidence
@@ -56,6 +58,10 @@ class CaseView:
     show_decisions: bool
     #: The candidate's profile, for staff: coordinators see all of it, assessors only accessibility needs.
     profile: CandidateProfile | None
+    #: Attestations asked of referees, newest first (the owner and staff see them).
+    referee_requests: list[RefereeRequest] = field(default_factory=list)
+    #: The owner's resumable uploads still receiving bytes, so an interrupted one can be resumed.
+    uploads: list[UploadSession] = field(default_factory=list)
 
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
@@ -114,6 +120,24 @@ def build(user: User, case_id: int) -> CaseView:
         or (open_for_evidence and case.submission_round > 1),
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
+        referee_requests=list(
+            db.session.execute(
+                select(RefereeRequest).where(RefereeRequest.case_id == case.id).order_by(RefereeRequest.id.desc())
+            ).scalars()
+        ),
+        uploads=list(
+            db.session.execute(
+                select(UploadSession)
+                .where(
+                    UploadSession.case_id == case.id,
+                    UploadSession.user_id == user.id,
+                    UploadSession.state == "receiving",
+                )
+                .order_by(UploadSession.created_at)
+            ).scalars()
+        )
+        if user.role == "candidate"
+        else [],
     )
 
 
