@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 
@@ -21,16 +32,37 @@ class VersionedForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
+def _is_web_address(value: str) -> bool:
+    """http or https, with a host and nothing that could hide where the link goes (spaces, a user name)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)
+    )
+
+
 class EvidenceForm(VersionedForm):
     kind = RadioField(
         _l("What are you adding?"),
-        choices=[("file", _l("A file (photo, scan, document)")), ("statement", _l("A written statement"))],
+        choices=[
+            ("file", _l("A file (document, photo, video or sound recording)")),
+            ("statement", _l("A written statement")),
+            ("link", _l("A link to a web page (a video, an article, your portfolio)")),
+        ],
         default="file",
     )
     title = StringField(_l("Short title"), validators=[Optional(), Length(max=200)])
     file = FileField(_l("File"))
     statement = TextAreaField(_l("Statement in your own words"), validators=[Optional(), Length(max=20000)])
+    url = URLField(_l("Web address"), validators=[Optional(), Length(max=2000)])
     outcomes = MultiCheckboxField(_l("Which learning outcomes does it show?"), coerce=int)
+    # Made when the form is shown: the same form sent twice (a double click, a resend) makes one item.
+    client_token = HiddenField(validators=[Optional(), Regexp(r"[0-9a-f]{32}\Z")])
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
         ok = super().validate(extra_validators)
@@ -42,6 +74,9 @@ class EvidenceForm(VersionedForm):
             ok = False
         if self.kind.data == "statement" and not (self.title.data or "").strip():
             self.title.errors = [*self.title.errors, _l("Give the statement a short title.")]
+            ok = False
+        if self.kind.data == "link" and not _is_web_address((self.url.data or "").strip()):
+            self.url.errors = [*self.url.errors, _l("Enter a web address that starts with https:// or http://.")]
             ok = False
         if not self.outcomes.data:
             self.outcomes.errors = [*self.outcomes.errors, _l("Choose at least one learning outcome.")]

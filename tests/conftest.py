@@ -131,8 +131,10 @@ def app(database_config: dict[str, object], tmp_path: Path, backend: str) -> Ite
         "TESTING": True,
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "EVIDENCE_DIR": str(tmp_path / "evidence"),
+        "MAIL_DIR": str(tmp_path / "mail"),
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_FILE_BYTES": 2 * 1024 * 1024,
         **database_config,
     }
     application = create_app(config)
@@ -178,6 +180,6 @@ def post(client: FlaskClient, url: str, data: dict | None = None, **kwargs):  # 
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    response = post(client, "/login", {"email": email, "password": password})
+    response = post(client, "/login", {"login": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response

@@ -249,7 +249,7 @@ def test_users_create_prompts_for_the_password(app: Flask, client: FlaskClient) 
                      "--role", "coordinator", "--language", "uk", input=f"{password}\n{password}\n")
     assert result.exit_code == 0, result.output
     assert password not in result.output
-    wrong = post(client, "/login", {"email": "coord@test.example", "password": "wrong password!"})
+    wrong = post(client, "/login", {"login": "coord@test.example", "password": "wrong password!"})
     assert wrong.status_code == 401
     response = login(client, "coord@test.example", password)
     assert response.headers["Location"].endswith("/coordinator/")
@@ -315,7 +315,7 @@ def test_users_disable_ends_an_open_session(app: Flask, client: FlaskClient) -> 
         db.session.remove()
     # Signing in again is refused too.
     fresh = app.test_client()
-    refused = post(fresh, "/login", {"email": "assessor@test.example", "password": factories.PASSWORD})
+    refused = post(fresh, "/login", {"login": "assessor@test.example", "password": factories.PASSWORD})
     assert refused.status_code == 401
 
 

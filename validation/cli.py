@@ -40,8 +40,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(import_catalog)
     app.cli.add_command(audit_group)
     app.cli.add_command(workflow_group)
+    app.cli.add_command(intake_group)
     app.cli.add_command(users_group)
     app.cli.add_command(demo)
+    app.cli.add_command(mail_group)
+    app.cli.add_command(uploads_group)
 
 
 @click.command("import-catalog")
@@ -118,6 +121,25 @@ def workflow_check() -> None:
     click.echo(f"{len(registry.keys())} workflow(s) valid.")
 
 
+@click.group("intake")
+def intake_group() -> None:
+    """Intake questionnaires (INTAKE_DIR)."""
+
+
+@intake_group.command("check")
+@with_appcontext
+def intake_check() -> None:
+    """Load every questionnaire file; exit 1 naming file:line of the first error in each broken file."""
+    from validation.services import intake
+
+    valid, problems = intake.check_directory()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{valid} questionnaire(s) valid.")
+
+
 @click.group("users")
 def users_group() -> None:
     """Accounts."""
@@ -178,6 +200,42 @@ def demo() -> None:
     click.echo("\nDemo logins (password for all: " + demo_data.PASSWORD + ")")
     for role, email in demo_data.LOGINS:
         click.echo(f"  {role:<12} {email}")
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """The outbox of e-mails."""
+
+
+@mail_group.command("send")
+@click.option("--limit", type=int, default=100, show_default=True, help="At most this many messages.")
+@with_appcontext
+@writes
+def mail_send(limit: int) -> None:
+    """Deliver waiting e-mails (SMTP, or .eml files in MAIL_DIR); exit 1 when one could not be sent."""
+    from validation.services import mail
+
+    report = mail.send_pending(limit)
+    click.echo(f"{report.sent} e-mail(s) sent, {report.failed} failed.")
+    if report.failed:
+        sys.exit(1)
+
+
+@click.group("uploads")
+def uploads_group() -> None:
+    """Resumable uploads."""
+
+
+@uploads_group.command("sweep")
+@with_appcontext
+@writes
+def uploads_sweep() -> None:
+    """Cancel uploads past their expiry and delete the parts of files they had received."""
+    from validation.services import uploads
+
+    count = uploads.sweep_expired()
+    db.session.commit()
+    click.echo(f"{count} expired upload(s) cancelled.")
 
 
 def main() -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("en", "uk")
+MB = 1024 * 1024
+#: Room in a plain form upload for the fields around the file (title, outcomes, token, multipart headers).
+FORM_OVERHEAD_BYTES = 1 * MB
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -23,13 +26,20 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     secret = os.environ.get("SECRET_KEY")
     if not secret:
         secret = _instance_secret(instance)
+    max_file = int(os.environ.get("MAX_FILE_BYTES", str(250 * MB)))
     return {
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
-        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", str(25 * 1024 * 1024))),
-        "CASE_QUOTA_BYTES": int(os.environ.get("CASE_QUOTA_BYTES", str(200 * 1024 * 1024))),
+        # The largest evidence file; a plain form upload may be this plus room for the rest of the form.
+        "MAX_FILE_BYTES": max_file,
+        "MAX_CONTENT_LENGTH": max_file + FORM_OVERHEAD_BYTES,
+        "CASE_QUOTA_BYTES": int(os.environ.get("CASE_QUOTA_BYTES", str(1024 * MB))),
+        "MAX_ITEMS_PER_CASE": int(os.environ.get("MAX_ITEMS_PER_CASE", "200")),
+        # What the browser sends per resumable-upload request: small enough to resend cheaply on a bad line.
+        "UPLOAD_CHUNK_BYTES": int(os.environ.get("UPLOAD_CHUNK_BYTES", str(5 * MB))),
+        "UPLOAD_EXPIRY_HOURS": int(os.environ.get("UPLOAD_EXPIRY_HOURS", "72")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_FAILURES_PER_MINUTE": int(os.environ.get("LOGIN_FAILURES_PER_MINUTE", "5")),
@@ -43,7 +53,19 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LANGUAGES": LANGUAGES,
         "WORKFLOW_DIR": os.environ.get("WORKFLOW_DIR")
         or str(Path(__file__).resolve().parent.parent / "workflows" / "definitions"),
+        "INTAKE_DIR": os.environ.get("INTAKE_DIR")
+        or str(Path(__file__).resolve().parent.parent / "forms" / "intake"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Outgoing e-mail: over SMTP when a server is named, else as .eml files in MAIL_DIR.
+        "MAIL_SMTP_URL": os.environ.get("MAIL_SMTP_URL") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "validation@localhost"),
+        "MAIL_DIR": os.environ.get("MAIL_DIR") or str(instance / "mail"),
+        "REFEREE_LINK_DAYS": int(os.environ.get("REFEREE_LINK_DAYS", "30")),
+        # The country assumed for a phone number written without its country code (ISO 3166 code).
+        "PHONE_REGION": os.environ.get("PHONE_REGION", "UA"),
+        "ACCESS_CODE_DAYS": int(os.environ.get("ACCESS_CODE_DAYS", "14")),
+        "COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript", "image/svg+xml"]
+        + (["text/html"] if _bool("COMPRESS_HTML", False) else []),
     }
 
 

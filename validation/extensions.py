@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -18,3 +19,6 @@ csrf = CSRFProtect()
 babel = Babel()
 # Login failures are counted per account (see web/auth.py); nothing is limited by default.
 limiter = Limiter(key_func=lambda: "global", default_limits=[])
+# Stylesheets and scripts go out compressed (brotli or gzip). HTML pages only when COMPRESS_HTML is on: they
+# carry the CSRF token next to text a visitor can put in the page (a search), the setting BREACH needs.
+compress = Compress()

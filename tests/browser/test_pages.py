@@ -19,7 +19,7 @@ def _seed(app):  # type: ignore[no-untyped-def]
 
 def _sign_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{base}/login")
-    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("E-mail, phone number or candidate number").fill(email)
     page.get_by_label("Password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 

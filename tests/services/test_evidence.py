@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -381,8 +382,14 @@ def test_submitted_items_are_frozen_and_new_items_go_into_the_next_round(app):
     page = text_of(w.candidate.get(f"/cases/{w.case_id}"))
     assert "Photo of my bread" in page and "My bakery years" in page and "Pastry sheet" in page
     assert "I baked bread for ten years." in page
-    assert page.count("round 1, submitted") == 2
-    assert "round 2)" in page
+    # The page lists the portfolio by round, newest first: the new item under round 2, not yet submitted,
+    # the first two under round 1 with the date it was submitted.
+    listing = page[page.index("Round 2"):]
+    assert listing.index("Round 2") < listing.index("Pastry sheet") < listing.index("Round 1")
+    assert re.search(r"Round 2\s*<span class=\"meta\">— not submitted yet", listing)
+    assert re.search(r"Round 1\s*<span class=\"meta\">— submitted on \d{4}-\d\d-\d\d", listing)
+    round_one = listing[listing.index("Round 1"):]
+    assert "Photo of my bread" in round_one and "My bakery years" in round_one
 
     with app.app_context():
         candidate = accounts.find_by_email("candidate@test.example")

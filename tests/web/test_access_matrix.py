@@ -18,7 +18,7 @@ from tests import factories
 from tests.conftest import PASSWORD, csrf_token
 from validation.extensions import db
 from validation.models import AuditEvent, Case, User
-from validation.services import awards, cases, evidence
+from validation.services import awards, cases, evidence, referees
 
 ROLES = ("anonymous", "owner", "other_candidate", "assessor", "other_assessor", "coordinator", "admin")
 # Which of the factory people signs in for each role.
@@ -103,9 +103,32 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     ("admin.set_active", "POST"): staff_only("admin", "/admin/"),
     ("admin.workflow_list", "GET"): staff_only("admin", 200),
     # --- sign-in by phone and assisted registration (access codes) ---
+    ("auth.access_code", "GET"): signed_in_to_desk(200),
+    ("auth.access_code", "POST"): signed_in_to_desk(422),  # empty form: code, password, consent
+    ("coordinator.candidates", "GET"): staff_only("coordinator", 200),
+    ("coordinator.register_candidate", "GET"): staff_only("coordinator", 200),
+    ("coordinator.register_candidate", "POST"): staff_only("coordinator", 422),  # empty form: no name, no consent
+    # A new code for the target candidate: the printable sheet, at once (the code is shown only once).
+    ("coordinator.new_access_code", "POST"): staff_only("coordinator", 200),
     # --- resumable uploads and serving evidence ---
+    # tus creation: the owner sees the case, but a plain form post is no tus request (412, nothing starts).
+    ("uploads.create", "POST"): row(LOGIN, 412, 404, 403, 403, 403, 403),
+    # An upload id nobody has (and anyone else's) is not found; staff never upload.
+    ("uploads.append", "PATCH"): row(LOGIN, 404, 404, 403, 403, 403, 403),
+    ("uploads.terminate", "DELETE"): row(LOGIN, 404, 404, 403, 403, 403, 403),
+    ("uploads.cancel", "POST"): row(LOGIN, 404, 404, 403, 403, 403, 403),
     # --- referees and their attestations ---
+    # The case under review is handed in: its owner may not ask a referee now (409); staff never ask.
+    ("referees.new", "GET"): row(LOGIN, 409, 404, 403, 403, 403, 403),
+    ("referees.new", "POST"): row(LOGIN, 409, 404, 403, 403, 403, 403),
+    # The owner cancels the request still waiting for its answer, and is back on the case page.
+    ("referees.cancel", "POST"): row(LOGIN, "/cases/", 404, 403, 403, 403, 403),
+    # The referee's page needs no account: the link alone opens it (empty form: no answer chosen).
+    ("referees.respond", "GET"): everyone(200),
+    ("referees.respond", "POST"): everyone(422),
     # --- intake questionnaire ---
+    ("candidate.intake_form", "GET"): staff_only("candidate", 200),
+    ("candidate.intake_form", "POST"): staff_only("candidate", 422),  # empty form: required questions unanswered
 }
 
 
@@ -120,17 +143,22 @@ class World:
     award_id: int
     target_user_id: int
     outcome_id: int
+    #: A referee request on the case, still waiting, and the token of its link.
+    request_id: int
+    referee_token: str
 
     def url_values(self) -> dict[str, object]:
         return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
                 "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
-                "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": "no-such-token"}
+                "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": self.referee_token,
+                "request_id": self.request_id}
 
 
 # Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.
 DATA = {
     ("public.set_language", "POST"): lambda w: {"language": "en"},
     ("cases.fire", "POST"): lambda w: {"version": str(w.case_version)},
+    ("referees.cancel", "POST"): lambda w: {"version": str(w.case_version)},
 }
 
 
@@ -147,6 +175,9 @@ def build_world(app: Flask) -> World:
         case = factories.case_in_state("more_evidence", who)
         item = evidence.add_file(case.id, who["candidate"], "Notes", io.BytesIO(b"I baked for years.\n"),
                                  "notes.txt", [c.outcome_id for c in case.claims])
+        # ... and a referee asked to confirm it, whose answer has not come yet.
+        request, token = referees.ask(case.id, who["candidate"], "Referee", "referee@test.example", "en",
+                                      "former employer", "I baked for years.", [case.claims[0].outcome_id])
         cases.fire(case.id, "resubmit", who["candidate"])
         db.session.commit()
         assert case.state == "under_review"
@@ -160,6 +191,8 @@ def build_world(app: Flask) -> World:
             award_id=award.id,
             target_user_id=target.id,
             outcome_id=case.claims[0].outcome_id,
+            request_id=request.id,
+            referee_token=token,
         )
 
 
@@ -183,7 +216,7 @@ def url(app: Flask, endpoint: str, world: World) -> str:
 def signed_in(app: Flask, world: World, role: str) -> FlaskClient:
     client = app.test_client()
     if role != "anonymous":
-        response = client.post("/login", data={"email": world.emails[role], "password": PASSWORD,
+        response = client.post("/login", data={"login": world.emails[role], "password": PASSWORD,
                                                "csrf_token": csrf_token(client)})
         assert response.status_code == 302, f"{role} could not sign in"
     return client

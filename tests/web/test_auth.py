@@ -16,7 +16,7 @@ from validation.extensions import db
 from validation.models import Case, ConsentRecord, User, UserSession, utcnow
 from validation.services import accounts
 
-WRONG_CREDENTIALS = "The e-mail address or the password is not correct."
+WRONG_CREDENTIALS = "The e-mail address, phone number or password is not correct."
 TOO_MANY = "Too many failed sign-in attempts for this account."
 CSRF_REFUSED = "did not come from this site"
 NEW_PASSWORD = "a brand new passphrase"
@@ -230,7 +230,7 @@ def test_login_goes_to_the_desk_of_the_role(app, client, who, role, desk):
 
 def test_login_with_a_wrong_password_is_401_with_a_message(app, client, who):
     email = _email(app, who["candidate"])
-    response = post(client, "/login", {"email": email, "password": "not the password"})
+    response = post(client, "/login", {"login": email, "password": "not the password"})
     assert response.status_code == 401
     assert WRONG_CREDENTIALS in response.get_data(as_text=True)
     assert _count(app, UserSession) == 0
@@ -238,8 +238,8 @@ def test_login_with_a_wrong_password_is_401_with_a_message(app, client, who):
 
 
 def test_login_with_an_unknown_email_gives_the_same_answer(app, client, who):
-    known = post(client, "/login", {"email": _email(app, who["candidate"]), "password": "not the password"})
-    unknown = post(client, "/login", {"email": "nobody@test.example", "password": PASSWORD})
+    known = post(client, "/login", {"login": _email(app, who["candidate"]), "password": "not the password"})
+    unknown = post(client, "/login", {"login": "nobody@test.example", "password": PASSWORD})
     assert unknown.status_code == known.status_code == 401
     assert WRONG_CREDENTIALS in unknown.get_data(as_text=True)
     assert unknown.get_data(as_text=True).count(WRONG_CREDENTIALS) == known.get_data(as_text=True).count(
@@ -252,7 +252,7 @@ def test_a_disabled_account_cannot_log_in(app, client, who):
     with app.app_context():
         accounts.set_active(who["assessor"], False, db.session.get(User, who["admin"]))
         db.session.commit()
-    response = post(client, "/login", {"email": _email(app, who["assessor"]), "password": PASSWORD})
+    response = post(client, "/login", {"login": _email(app, who["assessor"]), "password": PASSWORD})
     assert response.status_code == 401
     assert WRONG_CREDENTIALS in response.get_data(as_text=True)
     assert _count(app, UserSession, UserSession.user_id == who["assessor"]) == 0
@@ -268,22 +268,22 @@ def test_sixth_failure_in_a_minute_is_refused_for_that_account_only(app, who):
     assert limit == 5
     attacker = app.test_client()
     for _ in range(limit):
-        response = post(attacker, "/login", {"email": a, "password": "guess " * 3})
+        response = post(attacker, "/login", {"login": a, "password": "guess " * 3})
         assert response.status_code == 401
 
     # The right password does not help now: the account is held for the rest of the minute.
     owner = app.test_client()
-    response = post(owner, "/login", {"email": a, "password": PASSWORD})
+    response = post(owner, "/login", {"login": a, "password": PASSWORD})
     assert response.status_code == 429
     assert TOO_MANY in response.get_data(as_text=True)
     assert _count(app, UserSession, UserSession.user_id == who["candidate"]) == 0
     assert not _is_signed_in_candidate(owner)
     # The same account written differently is still the same account.
-    response = post(app.test_client(), "/login", {"email": "  " + a.upper(), "password": PASSWORD})
+    response = post(app.test_client(), "/login", {"login": "  " + a.upper(), "password": PASSWORD})
     assert response.status_code == 429
 
     # Another account at the same moment, even from the attacker's browser, is not affected.
-    response = post(attacker, "/login", {"email": b, "password": PASSWORD})
+    response = post(attacker, "/login", {"login": b, "password": PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"] == "/my"
     assert _count(app, UserSession, UserSession.user_id == who["other_candidate"]) == 1
@@ -294,7 +294,7 @@ def test_successful_logins_do_not_count_as_failures(app, who):
     for _ in range(app.config["LOGIN_FAILURES_PER_MINUTE"] + 2):
         browser = app.test_client()
         login(browser, email)
-    response = post(app.test_client(), "/login", {"email": email, "password": "wrong again"})
+    response = post(app.test_client(), "/login", {"login": email, "password": "wrong again"})
     assert response.status_code == 401
 
 
@@ -333,7 +333,7 @@ def test_password_change_ends_other_sessions_but_keeps_this_browser(app, who):
     assert _count(app, UserSession, UserSession.user_id == who["candidate"],
                   UserSession.revoked_at.is_(None)) == 1
 
-    response = post(app.test_client(), "/login", {"email": email, "password": PASSWORD})
+    response = post(app.test_client(), "/login", {"login": email, "password": PASSWORD})
     assert response.status_code == 401
     login(app.test_client(), email, NEW_PASSWORD)
 
@@ -368,7 +368,7 @@ def test_disabling_ends_the_open_session_at_once(app, who):
     assert _count(app, UserSession, UserSession.user_id == who["candidate"],
                   UserSession.revoked_at.is_(None)) == 0
     email = _email(app, who["candidate"])
-    response = post(app.test_client(), "/login", {"email": email, "password": PASSWORD})
+    response = post(app.test_client(), "/login", {"login": email, "password": PASSWORD})
     assert response.status_code == 401
 
     # Enabling again lets the person sign in anew; the old session stays dead.
@@ -396,7 +396,7 @@ def _without_token(client: FlaskClient, url: str, data: dict[str, str]):  # type
 
 @pytest.mark.parametrize("token", [None, "forged-token"])
 def test_login_without_the_csrf_token_is_refused(app, client, who, token):
-    data = {"email": _email(app, who["candidate"]), "password": PASSWORD}
+    data = {"login": _email(app, who["candidate"]), "password": PASSWORD}
     if token:
         data["csrf_token"] = token
     response = _without_token(client, "/login", data)
@@ -462,7 +462,7 @@ def test_the_token_of_one_browser_does_not_work_in_another(app, who):
     first, second = app.test_client(), app.test_client()
     token = csrf_token(first)
     second.get("/catalog")
-    response = second.post("/login", data={"email": _email(app, who["candidate"]), "password": PASSWORD,
+    response = second.post("/login", data={"login": _email(app, who["candidate"]), "password": PASSWORD,
                                            "csrf_token": token})
     assert response.status_code == 400
     assert _count(app, UserSession) == 0

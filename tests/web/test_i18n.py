@@ -272,3 +272,14 @@ def test_workflow_extractor_finds_title_and_labels() -> None:
     assert [message for _, message, _, _ in found] == expected
     for lineno, message, comments, context in found:
         assert message in lines[lineno - 1] and comments == [] and context is None
+
+
+@pytest.mark.parametrize(
+    ("next_path", "expected"),
+    [("/catalog?sector=food", "/catalog?sector=food"), ("//evil.example/x", "/"), ("/\\evil.example", "/"),
+     ("https://evil.example/", "/"), ("", "/")],
+)
+def test_the_language_switch_returns_to_its_own_page_and_never_elsewhere(client, next_path, expected):
+    response = post(client, "/language", {"language": "uk", "next": next_path})
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected

@@ -146,11 +146,11 @@ def visit_everything(app: Flask) -> list[tuple[str, object, bool]]:
         seen.append((f"422 password as {role}", post(client, "/account/password", {}), role != "anonymous"))
     anonymous = app.test_client()
     seen.append(("422 register", post(anonymous, "/register", {}), False))
-    seen.append(("401 login", post(anonymous, "/login", {"email": world.emails["owner"], "password": "nope"}),
+    seen.append(("401 login", post(anonymous, "/login", {"login": world.emails["owner"], "password": "nope"}),
                  False))
     for _ in range(app.config["LOGIN_FAILURES_PER_MINUTE"]):
-        post(anonymous, "/login", {"email": world.emails["owner"], "password": "nope"})
-    seen.append(("429 login", post(anonymous, "/login", {"email": world.emails["owner"], "password": "nope"}),
+        post(anonymous, "/login", {"login": world.emails["owner"], "password": "nope"})
+    seen.append(("429 login", post(anonymous, "/login", {"login": world.emails["owner"], "password": "nope"}),
                  False))
     return seen
 
@@ -233,7 +233,7 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(app, role):
     for raw in cookies:
         check_cookie(raw, "anonymous session")
 
-    signed = client.post("/login", data={"email": world.emails[role], "password": PASSWORD,
+    signed = client.post("/login", data={"login": world.emails[role], "password": PASSWORD,
                                          "csrf_token": csrf_token(client)})
     assert signed.status_code == 302
     cookies = set_cookies(signed, name)

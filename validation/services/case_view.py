@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -23,7 +24,7 @@ from validation.models import (
     UploadSession,
     User,
 )
-from validation.services import access, assessment, audit, awards, cases, evidence
+from validation.services import access, assessment, audit, awards, cases, evidence, intake
 
 
 @dataclass
@@ -31,6 +32,43 @@ class ClaimView:
     claim: CaseClaim
     items: list[EvidenceItem] = field(default_factory=list)
     decision: OutcomeDecision | None = None
+    #: The case's current submission round, to tell new evidence from what the assessor has seen.
+    round: int = 1
+
+    @property
+    def coverage(self) -> str:
+        """Where this outcome stands in the portfolio, for the coverage table.
+
+        left_out: marked "not yet", needs nothing; missing: no evidence at all; more_requested: the assessor
+        asked for more and nothing new has been added since; covered: evidence is there.
+        """
+        if self.claim.self_assessment == "not_yet":
+            return "left_out"
+        if not self.items:
+            return "missing"
+        if (
+            self.decision is not None
+            and self.decision.verdict == "more_evidence"
+            and not any(i.submission_round == self.round for i in self.items)
+        ):
+            return "more_requested"
+        return "covered"
+
+    def kinds(self) -> dict[str, int]:
+        """How many items of each kind support this outcome (file, statement, link, attestation)."""
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.kind] = counts.get(item.kind, 0) + 1
+        return counts
+
+
+@dataclass
+class Round:
+    """One submission round of the portfolio: frozen once submitted, never overwritten."""
+
+    number: int
+    items: list[EvidenceItem]
+    submitted_at: datetime | None
 
 
 @dataclass
@@ -62,11 +100,34 @@ class CaseView:
     referee_requests: list[RefereeRequest] = field(default_factory=list)
     #: The owner's resumable uploads still receiving bytes, so an interrupted one can be resumed.
     uploads: list[UploadSession] = field(default_factory=list)
+    #: The candidate's intake answers with their questionnaire, for the staff who work on the case.
+    intake: tuple[object, object] | None = None
+    #: Staff see the intake section (answered or not); candidates see their own on their home page.
+    show_intake: bool = False
 
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
         """Each stage with (name, done, current) for the progress line."""
         return _stages(self.state)
+
+    @property
+    def rounds(self) -> list[Round]:
+        """The portfolio by submission round, newest first: every earlier version stays visible."""
+        by_round: dict[int, list[EvidenceItem]] = defaultdict(list)
+        for item in self.items:
+            by_round[item.submission_round].append(item)
+        return [
+            Round(n, by_round[n], next((i.submitted_at for i in by_round[n] if i.submitted_at), None))
+            for n in sorted(by_round, reverse=True)
+        ]
+
+    @property
+    def outcome_codes(self) -> dict[int, str]:
+        return {c.claim.outcome_id: c.claim.outcome.code for c in self.claims}
+
+    def outcomes_of(self, item: EvidenceItem) -> list[str]:
+        """The codes of the outcomes an item supports, in the case's order."""
+        return [c.claim.outcome.code for c in self.claims if item in c.items]
 
 
 def build(user: User, case_id: int) -> CaseView:
@@ -81,7 +142,10 @@ def build(user: User, case_id: int) -> CaseView:
     decisions = assessment.current_decisions(case.id)
     claims = [
         ClaimView(
-            c, sorted(items_by_outcome.get(c.outcome_id, []), key=lambda i: i.id), decisions.get(c.outcome_id)
+            c,
+            sorted(items_by_outcome.get(c.outcome_id, []), key=lambda i: i.id),
+            decisions.get(c.outcome_id),
+            case.submission_round,
         )
         for c in case.claims
     ]
@@ -138,6 +202,8 @@ def build(user: User, case_id: int) -> CaseView:
         )
         if user.role == "candidate"
         else [],
+        intake=intake.view_for(case.candidate_id) if user.is_staff else None,
+        show_intake=user.is_staff,
     )
 
 

@@ -15,8 +15,10 @@ from validation.services.errors import Conflict, Forbidden, Invalid
 def profile_of(user: User) -> CandidateProfile:
     """The saved profile, or an unsaved one with the defaults when the candidate has never filled it in."""
     found = db.session.get(CandidateProfile, user.id)
-    return found if found is not None else CandidateProfile(user_id=user.id, contact_by_email=True,
-                                                            contact_by_phone=False)
+    if found is not None:
+        return found
+    return CandidateProfile(user_id=user.id, phone=user.phone, contact_by_email=user.email is not None,
+                            contact_by_phone=user.phone is not None)
 
 
 def save_profile(

@@ -10,7 +10,7 @@ from validation.models import User
 
 def register(app: Flask, login_manager: LoginManager) -> None:
     from validation.services import accounts
-    from validation.web import admin, assessor, auth, candidate, cases, coordinator, errors, public, security
+    from validation.web import admin, assessor, auth, candidate, cases, coordinator, errors, public, security, uploads
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -21,8 +21,12 @@ def register(app: Flask, login_manager: LoginManager) -> None:
     def _load(token: str) -> User | None:
         return accounts.user_for_token(token)
 
-    for blueprint in (public.bp, auth.bp, candidate.bp, cases.bp, assessor.bp, coordinator.bp, admin.bp):
+    for blueprint in (public.bp, auth.bp, candidate.bp, cases.bp, assessor.bp, coordinator.bp, admin.bp, uploads.bp):
         app.register_blueprint(blueprint)
+    # Before security.install: the referee page's own headers must be set after the site's (see referees.py).
+    from validation.web import referees
+
+    app.register_blueprint(referees.bp)
     from validation.web import i18n
     from validation.web.timeline import describe
 

@@ -1,4 +1,4 @@
-"""The candidate's home: their cases and awards, and opening a new case."""
+"""The candidate's home: their cases and awards, opening a new case, their profile and intake answers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from forms.common import ConfirmForm
+from forms.intake import build_form
 from forms.profile import ProfileForm
 from validation.extensions import db
-from validation.services import awards, case_view, cases, catalog, profiles
+from validation.services import awards, case_view, cases, catalog, intake, profiles
 from validation.services.errors import Invalid
+from validation.web.i18n import current_language
 from validation.web.roles import roles_required
 from validation.web.vocabulary import N_
 
@@ -40,6 +42,7 @@ def home():  # type: ignore[no-untyped-def]
         cards=case_view.cards_for(current_user),
         next_steps=NEXT_STEPS,
         awards=awards.awards_of(current_user),
+        intake_answered=intake.latest_for(current_user.id) is not None,
     )
 
 
@@ -113,3 +116,28 @@ def consent():  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("candidate.profile"))
+
+
+@bp.route("/my/intake", methods=["GET", "POST"])
+@roles_required("candidate")
+def intake_form():  # type: ignore[no-untyped-def]
+    """The intake questionnaire of the candidate's centre, in the page's language, showing the last answers."""
+    language = current_language()
+    questionnaire = intake.questionnaire_for(current_user)
+    form_class = build_form(questionnaire, language)
+    # Prefill only a fresh page: on a POST, a radio left empty must stay empty, not fall back to the old answer.
+    if request.method == "POST":
+        form = form_class()
+    else:
+        form = form_class(data=intake.prefill_for(current_user, questionnaire))
+    if form.validate_on_submit():
+        intake.submit(current_user, form.answers(), language=language)
+        db.session.commit()
+        flash(_("Thank you: your answers are saved. You can change them at any time."), "success")
+        return redirect(url_for("candidate.home"))
+    return render_template(
+        "candidate/intake.html",
+        form=form,
+        questionnaire=questionnaire,
+        language=language,
+    ), (422 if request.method == "POST" else 200)

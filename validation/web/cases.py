@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -10,6 +12,7 @@ from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentFo
 from validation.extensions import db
 from validation.services import access, accounts, assessment, case_view, cases, evidence
 from validation.services.errors import ServiceError
+from validation.web.errors import TITLES
 from validation.web.roles import roles_required
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -18,6 +21,9 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 def _evidence_form(view: case_view.CaseView) -> EvidenceForm:
     form = EvidenceForm(version=view.case.lock_version)
     form.outcomes.choices = [(c.claim.outcome_id, c.claim.outcome.code) for c in view.claims]
+    if not form.client_token.data:
+        # One token per rendering of the form: sending the same form twice then makes one item.
+        form.client_token.data = uuid.uuid4().hex
     return form
 
 
@@ -60,29 +66,51 @@ def add_evidence(case_id: int):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         return _render(view, 422, evidence_form=form)
     outcome_ids = form.outcomes.data or []
-    if form.kind.data == "file":
-        upload = form.file.data
-        evidence.add_file(
-            case_id,
-            current_user,
-            form.title.data or "",
-            upload.stream,
-            upload.filename or "",
-            outcome_ids,
-            form.version.data,
-        )
-    else:
-        evidence.add_statement(
-            case_id,
-            current_user,
-            form.title.data or "",
-            form.statement.data or "",
-            outcome_ids,
-            form.version.data,
-        )
+    title = form.title.data or ""
+    token = form.client_token.data or None
+    version = form.version.data
+    try:
+        if form.kind.data == "file":
+            upload = form.file.data
+            evidence.add_file(
+                case_id, current_user, title, upload.stream, upload.filename or "", outcome_ids, version, token
+            )
+        elif form.kind.data == "link":
+            evidence.add_link(case_id, current_user, title, form.url.data or "", outcome_ids, version, token)
+        else:
+            evidence.add_statement(
+                case_id, current_user, title, form.statement.data or "", outcome_ids, version, token
+            )
+    except evidence.AlreadySaved:
+        # The same form again (a double click, a resend): its item exists, and that is what the person wanted.
+        db.session.rollback()
+        flash(_("This evidence was already saved."), "success")
+        return redirect(url_for("cases.show", case_id=case_id) + "#evidence")
+    except evidence.LimitReached as refusal:
+        # A refusal naming a number is translated with the number put in, not by value.
+        db.session.rollback()
+        return render_template(
+            "errors/refused.html", status=refusal.status, title=_(TITLES[refusal.status]),
+            reason=_(refusal.template, **refusal.params),
+        ), refusal.status
     db.session.commit()
     flash(_("The evidence is saved."), "success")
     return redirect(url_for("cases.show", case_id=case_id) + "#evidence")
+
+
+#: Shown in the browser (sound and video seekable by HTTP Range); anything else is downloaded. Text and
+#: office documents never open in the site's origin, whatever they contain (SVG and HTML are never stored).
+INLINE_TYPES = frozenset({
+    "image/jpeg", "image/png", "image/webp", "application/pdf",
+    "audio/mpeg", "audio/mp4", "audio/ogg",
+    "video/mp4", "video/webm", "video/quicktime",
+})
+#: The document runs no script, submits no form, opens no window and loads nothing but itself.
+EVIDENCE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+#: Chromium's player for a sound or video opened on its own stays empty in a fully sandboxed document
+#: (checked with Chromium 156; pictures and its PDF viewer are fine): it keeps its origin, still without
+#: scripts, forms or windows.
+MEDIA_CSP = EVIDENCE_CSP + " allow-same-origin"
 
 
 @bp.get("/<int:case_id>/evidence/<int:item_id>/file")
@@ -92,17 +120,19 @@ def evidence_file(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
     if item.blob is None:
         abort(404)
     path = evidence.store().path_for(item.blob.sha256)
-    # Pictures, PDFs, audio and video open in the browser (seekable by HTTP Range); anything else downloads.
-    inline = (item.media_type or "").startswith(("image/", "audio/", "video/")) or item.media_type == "application/pdf"
+    inline = item.media_type in INLINE_TYPES
     response = send_file(
         path,
         mimetype=item.media_type,
         as_attachment=not inline,
         download_name=item.original_name or f"evidence-{item.id}",
-        conditional=True,
+        conditional=True,  # HTTP Range: sound and video can be sought without loading them whole
         etag=item.blob.sha256,
+        max_age=0,
     )
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    media = (item.media_type or "").startswith(("audio/", "video/"))
+    response.headers["Content-Security-Policy"] = MEDIA_CSP if media else EVIDENCE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -52,7 +52,8 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(413)
     def _too_large(exc: HTTPException):  # type: ignore[no-untyped-def]
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        # The limit a person can act on is the file's; the request limit adds room for the form around it.
+        limit = app.config.get("MAX_FILE_BYTES", app.config["MAX_CONTENT_LENGTH"]) // (1024 * 1024)
         return _page(413, _("The upload is larger than %(limit)s MB. Nothing was saved.", limit=limit))
 
     @app.errorhandler(429)

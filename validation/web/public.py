@@ -53,7 +53,15 @@ def set_language():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         accounts.set_language(current_user, form.language.data)
         db.session.commit()
-    target = request.referrer if _same_origin(request.referrer) else url_for("public.index")
+    # Back to the page the switch was on: its own path (pages that send no Referer, like the referee's,
+    # included), else the Referer if it is ours, else the front page.
+    wanted = request.form.get("next", "")
+    if _local_path(wanted):
+        target = wanted
+    elif _same_origin(request.referrer):
+        target = request.referrer
+    else:
+        target = url_for("public.index")
     response = make_response(redirect(target))
     response.set_cookie(
         LANGUAGE_COOKIE,
@@ -69,6 +77,11 @@ def set_language():  # type: ignore[no-untyped-def]
 @bp.get("/healthz")
 def health():  # type: ignore[no-untyped-def]
     return {"status": "ok"}
+
+
+def _local_path(path: str) -> bool:
+    """A path on this site only: "/x", never "//host" or "/\\host" (browsers read both as another site)."""
+    return path.startswith("/") and not path.startswith(("//", "/\\")) and "\n" not in path and "\r" not in path
 
 
 def _same_origin(url: str | None) -> bool:

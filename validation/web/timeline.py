@@ -58,4 +58,36 @@ def describe(event: AuditEvent, people: dict[int, User], definition: workflows.D
         )
     if event.action == "award.issued":
         return _("The award was issued.")
+    sentence = _referee_or_upload(event.action, facts, actor)
+    if sentence is not None:
+        return sentence
     return _("%(actor)s: %(action)s", actor=actor, action=event.action)
+
+
+def _referee_or_upload(action: str, facts: dict, actor: str) -> str | None:  # type: ignore[type-arg]
+    """Attestations asked of referees and resumable uploads, told without names, addresses or file names."""
+    if action == "referee.requested":
+        return _("%(actor)s asked a referee to confirm %(count)s outcome(s).", actor=actor,
+                 count=len(facts.get("outcomes", [])))
+    if action == "referee.answered":
+        answer = facts.get("answer")
+        if answer == "confirmed":
+            return _("A referee confirmed the statement: evidence item #%(item)s.", item=facts.get("item_id"))
+        if answer == "corrected":
+            return _("A referee answered with a correction: evidence item #%(item)s.", item=facts.get("item_id"))
+        return _("A referee declined to answer.")
+    if action == "referee.cancelled":
+        return _("%(actor)s cancelled a request to a referee.", actor=actor)
+    megabytes = round(int(facts.get("size") or 0) / 1048576, 1)
+    if action == "upload.started":
+        return _("%(actor)s started uploading a file of %(size)s MB.", actor=actor, size=megabytes)
+    if action == "upload.completed":
+        return _("%(actor)s finished uploading a file: evidence item #%(item)s.", actor=actor,
+                 item=facts.get("item_id"))
+    if action == "upload.refused":
+        return _("An uploaded file was refused after %(size)s MB.", size=megabytes)
+    if action == "upload.cancelled":
+        return _("%(actor)s cancelled an upload after %(size)s MB.", actor=actor, size=megabytes)
+    if action == "upload.expired":
+        return _("An unfinished upload expired after %(size)s MB.", size=megabytes)
+    return None
