@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ACCEPT = "gzip, deflate, br, zstd"
-ASSET = re.compile(r'(?:href|src)="(/static/[^"?#]+)')
+ASSET = re.compile(r'\s(?:href|src)="(/static/[^"?#]+)')  # not data-tus-src: loaded on choosing a file
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

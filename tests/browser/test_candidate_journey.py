@@ -152,6 +152,12 @@ def test_a_candidate_goes_from_registration_to_submission_in_ukrainian(app, live
     assert len(set(offsets)) == len(offsets) - 1, "exactly the lost piece was sent again, nothing else"
     _checked(page, "case after the interrupted upload")
 
+    # The other pages a candidate has while preparing the portfolio.
+    for where in (f"/cases/{case_id}/referees/new", "/profile"):
+        page.goto(live_server + where)
+        _checked(page, where)
+    page.goto(f"{live_server}/cases/{case_id}")
+
     # Every outcome has evidence: the coverage table says so, and the portfolio is submitted.
     assert page.locator("tr.coverage-missing").count() == 0
     page.locator("form[action$='/transitions/submit'] button").click()

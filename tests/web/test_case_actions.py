@@ -160,44 +160,66 @@ def fire(client: FlaskClient, case_id: int, trigger: str, version: int, reason: 
 # --- every state, every trigger ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("trigger", TRIGGERS)
-@pytest.mark.parametrize("state", STATES)
-def test_every_trigger_from_every_state(app, state, trigger):
+VALID = [(state, trigger) for state in STATES for trigger in TRIGGERS if valid(state, trigger)]
+
+
+@pytest.mark.parametrize(("state", "trigger"), VALID, ids=[f"{s}-{t}" for s, t in VALID])
+def test_every_allowed_trigger_moves_the_case(app, state, trigger):
     case_id = make_case(app, state, trigger)
     role = acting_role(STANDARD.transitions[trigger])
     client = client_for(app, role)
     version = page_version(client, case_id)
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
-    offered = f'action="/cases/{case_id}/transitions/{trigger}"' in page
+    assert f'action="/cases/{case_id}/transitions/{trigger}"' in page, f"the page offers {trigger} to the {role}"
     before = snapshot(app, case_id)
     assert version == before.lock_version
 
     response = fire(client, case_id, trigger, version)
 
-    if valid(state, trigger):
-        assert offered, f"the page offers {trigger} to the {role}"
-        assert response.status_code == 302, text_of(response)[:1500]
-        assert response.headers["Location"].endswith(f"/cases/{case_id}")
-        after = snapshot(app, case_id)
-        destination = STANDARD.transitions[trigger].dest
-        assert after.state == destination
-        assert after.lock_version > before.lock_version
-        assert after.transitions == before.transitions + 1
-        awarding = STANDARD.state(destination).outcome in ("awarded", "partially_awarded")
-        assert after.audit_events == before.audit_events + (2 if awarding else 1)
-        with app.app_context():
-            last = cases.transitions_of(case_id)[-1]
-            assert (last.trigger, last.from_state, last.to_state) == (trigger, state, destination)
-            assert last.reason == REASON.strip()
-            assert last.actor.role == role
-        shown = text_of(client.get(f"/cases/{case_id}"))
-        assert f"Done: the case is now “{state_label(destination)}”." in shown
-    else:
-        assert not offered, f"the page does not offer {trigger} in {state}"
-        assert response.status_code == 409, text_of(response)[:1500]
+    assert response.status_code == 302, text_of(response)[:1500]
+    assert response.headers["Location"].endswith(f"/cases/{case_id}")
+    after = snapshot(app, case_id)
+    destination = STANDARD.transitions[trigger].dest
+    assert after.state == destination
+    assert after.lock_version > before.lock_version
+    assert after.transitions == before.transitions + 1
+    awarding = STANDARD.state(destination).outcome in ("awarded", "partially_awarded")
+    assert after.audit_events == before.audit_events + (2 if awarding else 1)
+    with app.app_context():
+        last = cases.transitions_of(case_id)[-1]
+        assert (last.trigger, last.from_state, last.to_state) == (trigger, state, destination)
+        assert last.reason == REASON.strip()
+        assert last.actor.role == role
+    shown = text_of(client.get(f"/cases/{case_id}"))
+    assert f"Done: the case is now “{state_label(destination)}”." in shown
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_other_trigger_is_refused_and_changes_nothing(app, state):
+    """Every trigger not allowed from `state`, each fired by the role that could fire it elsewhere. A refusal
+    changes nothing, so one case serves them all (checked after each one)."""
+    case_id = make_case(app, state)
+    refused = [t for t in TRIGGERS if not valid(state, t)]
+    assert refused, f"every trigger is allowed from {state}?"
+    clients: dict[str, FlaskClient] = {}
+    pages: dict[str, str] = {}
+    failures = []
+    for trigger in refused:
+        role = acting_role(STANDARD.transitions[trigger])
+        if role not in clients:
+            clients[role] = client_for(app, role)
+            pages[role] = clients[role].get(f"/cases/{case_id}").get_data(as_text=True)
+        client = clients[role]
+        if f'action="/cases/{case_id}/transitions/{trigger}"' in pages[role]:
+            failures.append(f"the page offers {trigger} in {state}")
+        before = snapshot(app, case_id)
+        response = fire(client, case_id, trigger, before.lock_version)
         refusal = f"“{label(trigger)}” is not possible while the case is “{state_label(state)}”."
-        assert refusal in text_of(response)
-        assert snapshot(app, case_id) == before
+        if response.status_code != 409 or refusal not in text_of(response):
+            failures.append(f"{trigger} from {state}: {response.status_code} {text_of(response)[:300]}")
+        if snapshot(app, case_id) != before:
+            failures.append(f"{trigger} from {state} was refused but changed the case")
+    assert not failures, "\n".join(failures)
 
 
 def test_coordinator_may_withdraw_too(app):

@@ -44,9 +44,30 @@
   }
   showFieldsOfKind();
 
-  var supported = window.fetch && window.Blob && Blob.prototype.slice && window.tus && window.tus.isSupported;
-  if (!supported) {
+  if (!(window.fetch && window.Blob && Blob.prototype.slice)) {
     return;
+  }
+
+  // The tus client (about 22 KB compressed) is fetched only once a file is chosen: a page that adds a
+  // statement, or is only read, stays light on a slow connection.
+  var tusWaiting = [];
+  function withTus(callback) {
+    if (window.tus) {
+      callback();
+      return;
+    }
+    tusWaiting.push(callback);
+    if (tusWaiting.length > 1) {
+      return;
+    }
+    var script = document.createElement('script');
+    script.src = form.dataset.tusSrc;
+    script.onload = script.onerror = function () {
+      var waiting = tusWaiting;
+      tusWaiting = [];
+      waiting.forEach(function (fn) { fn(); });
+    };
+    document.head.appendChild(script);
   }
 
   var data = form.dataset;
@@ -120,6 +141,14 @@
     return data.msgFailed;
   }
 
+  if (fileInput) {
+    fileInput.addEventListener('change', function () {
+      if (fileInput.files && fileInput.files[0]) {
+        withTus(function () {});
+      }
+    });
+  }
+
   form.addEventListener('submit', function (event) {
     var file = fileInput && fileInput.files && fileInput.files[0];
     if (currentKind() !== 'file' || !file) {
@@ -130,6 +159,16 @@
       return; // already sending: a second click makes no second upload
     }
     submit.disabled = true;
+    withTus(function () {
+      if (window.tus && window.tus.isSupported) {
+        send(file);
+      } else {
+        form.submit(); // no resumable upload here: the plain form, as without JavaScript
+      }
+    });
+  });
+
+  function send(file) {
     errorBox.hidden = true;
     lastSaid = -1;
     bar.value = 0;
@@ -174,5 +213,5 @@
       }
       upload.start();
     });
-  });
+  }
 }());
