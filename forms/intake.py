@@ -17,20 +17,23 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
-import yaml
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from validation.config import LANGUAGES
+from workflows.yaml_lines import YamlMap as _Map
+from workflows.yaml_lines import YamlProblem as _Problem
+from workflows.yaml_lines import YamlSeq as _Seq
+from workflows.yaml_lines import fail as _fail
+from workflows.yaml_lines import read_yaml as _read_yaml
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -157,85 +160,7 @@ class Questionnaire:
 # --------------------------------------------------------------------------------------------
 
 
-class _Problem(Exception):
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
-
-
-def _fail(line: int, reason: str) -> NoReturn:
-    raise _Problem(line, reason)
-
-
-class _Map(dict[str, Any]):
-    """A YAML mapping that remembers where it, its keys and its values were written."""
-
-    line: int
-    key_lines: dict[str, int]
-    value_lines: dict[str, int]
-
-
-class _Seq(list[Any]):
-    """A YAML sequence that remembers where it and each of its items were written."""
-
-    line: int
-    item_lines: list[int]
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader whose containers keep the line of every node, and which refuses duplicate keys."""
-
-
-def _construct_map(loader: _LineLoader, node: MappingNode) -> Iterator[_Map]:
-    loader.flatten_mapping(node)
-    data = _Map()
-    data.line = _line(node)
-    data.key_lines = {}
-    data.value_lines = {}
-    yield data
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, ScalarNode):
-            _fail(_line(key_node), "field names must be plain words")
-        key = loader.construct_object(key_node)
-        if not isinstance(key, str):
-            _fail(_line(key_node), f"field name {key!r} must be a word; write it in quotes")
-        if key in data:
-            _fail(_line(key_node), f"{key!r} appears twice (first on line {data.key_lines[key]})")
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_lines[key] = _line(key_node)
-        data.value_lines[key] = _line(value_node)
-
-
-def _construct_seq(loader: _LineLoader, node: SequenceNode) -> Iterator[_Seq]:
-    data = _Seq()
-    data.line = _line(node)
-    data.item_lines = []
-    yield data
-    for item in node.value:
-        data.append(loader.construct_object(item, deep=True))
-        data.item_lines.append(_line(item))
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-
-
-def _read_yaml(text: str) -> Any:
-    loader = _LineLoader(text)
-    try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        _fail(mark.line + 1 if mark is not None else 1, f"not valid YAML: {exc.problem or exc.context}")
-    except yaml.YAMLError as exc:
-        _fail(1, f"not valid YAML: {exc}")
-    finally:
-        loader.dispose()
+# The YAML reader that keeps line numbers is shared with the other data files: workflows/yaml_lines.py.
 
 
 # --------------------------------------------------------------------------------------------

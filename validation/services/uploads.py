@@ -32,6 +32,7 @@ from validation.extensions import db
 from validation.models import Case, UploadSession, User, utcnow
 from validation.services import audit, evidence
 from validation.services.errors import Conflict, Invalid, NotFound, ServiceError
+from validation.storage.blobs import fsync_dir as _fsync_dir
 from validation.storage.inspect import N_
 
 ID = re.compile(r"[0-9a-f]{32}")
@@ -81,14 +82,6 @@ def _expiry(now: datetime) -> datetime:
 
 def is_expired(session: UploadSession, now: datetime | None = None) -> bool:
     return session.state == "receiving" and session.expires_at <= (now or utcnow())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- part files are removed only once the row saying so is committed ---------------------------------

@@ -39,7 +39,8 @@ class StoredBlob:
     media_type: str | None = None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in `path` durable: the directory entry itself is synced."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -116,7 +117,7 @@ class BlobStore:
                 return StoredBlob(sha, size, head, final, existed=True, media_type=media_type)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(keep, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return StoredBlob(sha, size, head, final, existed=False, media_type=media_type)
         except BaseException:
             upload.unlink(missing_ok=True)
@@ -157,7 +158,7 @@ class BlobStore:
                 return StoredBlob(sha, size, head, final, existed=True, media_type=media_type)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(keep, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return StoredBlob(sha, size, head, final, existed=False, media_type=media_type)
         except BaseException:
             if keep is not path:
