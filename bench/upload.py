@@ -318,7 +318,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=ROOT / "instance",
                         help="where the files, database and evidence go (the disk that is measured)")
-    parser.add_argument("--chunk-mb", type=int, default=5, help="size of a resumable PATCH (the page's default: 5)")
+    parser.add_argument("--chunk-mb", type=int, default=32, help="size of a resumable PATCH (the page's default: 32)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -338,7 +338,7 @@ def main() -> None:
             "SECRET_KEY": "bench-" + uuid.uuid4().hex,
             "MAX_FILE_BYTES": str(size + 10 * MB),
             "CASE_QUOTA_BYTES": str(4 * size),
-            "UPLOAD_CHUNK_BYTES": str(chunk),  # the server holds a chunk of this size in memory while it arrives
+            "UPLOAD_CHUNK_BYTES": str(chunk),  # the most one PATCH carries; it goes straight to the part file
         }
         case_id = prepare(env)
         port = free_port()

@@ -38,7 +38,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CASE_QUOTA_BYTES": int(os.environ.get("CASE_QUOTA_BYTES", str(1024 * MB))),
         "MAX_ITEMS_PER_CASE": int(os.environ.get("MAX_ITEMS_PER_CASE", "200")),
         # What the browser sends per resumable-upload request: small enough to resend cheaply on a bad line.
-        "UPLOAD_CHUNK_BYTES": int(os.environ.get("UPLOAD_CHUNK_BYTES", str(5 * MB))),
+        "UPLOAD_CHUNK_BYTES": int(os.environ.get("UPLOAD_CHUNK_BYTES", str(32 * MB))),
         "UPLOAD_EXPIRY_HOURS": int(os.environ.get("UPLOAD_EXPIRY_HOURS", "72")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": False,

@@ -125,6 +125,26 @@ def test_a_chunk_that_stops_short_is_kept_and_the_upload_goes_on_from_there(worl
         assert item.blob_sha256 == hashlib.sha256(data).hexdigest()
 
 
+def test_a_second_request_while_one_writes_is_told_to_wait_and_changes_nothing(world, tus):
+    """Two windows sending the same file: while one request holds the part file, the other gets 423 (the
+    client retries) and neither the file nor the offset moves."""
+    from validation.services import uploads
+
+    location = tus.create(len(TEXT), world.outcomes[:1]).headers["Location"]
+    assert tus.patch(location, 0, TEXT[:20]).status_code == 204
+    upload_id = location.rsplit("/", 1)[1]
+    with world.app.app_context():
+        part = uploads.part_path(upload_id)
+        before = part.read_bytes()
+        with uploads.part_lock(upload_id) as held:  # the other request, still writing
+            assert held is not None
+            response = tus.patch(location, 20, TEXT[20:40])
+        assert response.status_code == 423
+        assert part.read_bytes() == before
+    assert tus.head(location).headers["Upload-Offset"] == "20"
+    assert tus.patch(location, 20, TEXT[20:40]).status_code == 204  # once it is free, the upload goes on
+
+
 def test_a_wrong_offset_is_a_conflict_that_says_where_the_upload_stands(world, tus):
     location = tus.create(len(TEXT), world.outcomes[:1]).headers["Location"]
     assert tus.patch(location, 0, TEXT[:20]).status_code == 204

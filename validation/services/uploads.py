@@ -15,10 +15,13 @@ Appending a chunk is not audited (the session's start, end, refusal and cancella
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,6 +50,12 @@ class Gone(ServiceError):
     """The upload was refused, cancelled or expired: the client has to start again."""
 
     status = GONE
+
+
+class Busy(ServiceError):
+    """Another request is writing this upload right now (two windows, or a retry that overtook itself)."""
+
+    status = 423
 
 
 class OffsetMismatch(Conflict):
@@ -217,14 +226,65 @@ def create(
     return session
 
 
-def append(upload_id: str, actor: User, offset: int, chunk: BinaryIO) -> Appended:
+@contextmanager
+def part_lock(upload_id: str) -> Iterator[BinaryIO | None]:
+    """The part file, open and locked for this request alone (None when it is gone).
+
+    The bytes of a chunk go straight from the network into the part file, with no database transaction
+    open meanwhile (on SQLite that would stop every other writer for as long as a phone takes to send the
+    chunk). This lock, which every app process on the machine honours, keeps two requests from writing
+    the same upload at once; the second is told to wait (423) and the client tries again."""
+    if not ID.fullmatch(upload_id):
+        yield None
+        return
+    try:
+        handle = part_path(upload_id).open("r+b")
+    except FileNotFoundError:
+        yield None
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(N_("This file is being sent from another window; the upload goes on by itself.")) from None
+        yield handle  # closing the file releases the lock, after the caller has committed
+
+
+def received_now(upload_id: str) -> int | None:
+    """What the database says has arrived, read on a connection of its own (the request holds none)."""
+    with db.engine.connect() as connection:
+        return connection.execute(select(UploadSession.received).where(UploadSession.id == upload_id)).scalar()
+
+
+def write_part(handle: BinaryIO, offset: int, stream: BinaryIO, room: int) -> int:
+    """Write the stream at `offset` of the locked part file, at most `room` bytes, and make it durable.
+
+    Bytes past `offset` are from a request whose offset was never committed: they are written over.
+    A stream that ends early (a broken connection) leaves what arrived, to be committed and kept."""
+    handle.truncate(offset)
+    handle.seek(offset)
+    written = 0
+    while block := stream.read(COPY_CHUNK):
+        written += len(block)
+        if written > room:
+            handle.truncate(offset)
+            raise Invalid("The upload sent more bytes than the file it announced.")
+        handle.write(block)
+    handle.flush()
+    os.fsync(handle.fileno())
+    return written
+
+
+def append(upload_id: str, actor: User, offset: int, chunk: BinaryIO | None, *, written: int = 0) -> Appended:
     """Append the chunk at `offset`; with the last byte, turn the file into an item (or refuse it).
 
-    A refusal is not raised but returned with the session marked refused, so that the caller commits it
-    (and the part file goes): the upload cannot succeed any more, the client must not send it again."""
+    With `chunk` None the bytes are already in the part file (`write_part`, `written` of them): only the
+    offset is committed here. A refusal is not raised but returned with the session marked refused, so that
+    the caller commits it (and the part file goes): the upload cannot succeed any more, the client must not
+    send it again."""
     session = _find(actor, upload_id, lock=True)
     if session.state == "complete":
-        if offset != session.length or chunk.read(1):
+        if offset != session.length or written or (chunk is not None and chunk.read(1)):
             raise OffsetMismatch(session.received)
         return Appended(session)
     _still_receiving(session)
@@ -239,19 +299,11 @@ def append(upload_id: str, actor: User, offset: int, chunk: BinaryIO) -> Appende
         return Appended(session, _refuse(session, actor, case, Gone(
             N_("The part of the file received so far was lost. Choose the file again to send it anew."))))
     room = session.length - offset
-    written = 0
-    with part.open("r+b") as out:
-        # Bytes past `received` are from a request whose row never committed: they are written again.
-        out.truncate(offset)
-        out.seek(offset)
-        while block := chunk.read(COPY_CHUNK):
-            written += len(block)
-            if written > room:
-                out.truncate(offset)
-                raise Invalid("The upload sent more bytes than the file it announced.")
-            out.write(block)
-        out.flush()
-        os.fsync(out.fileno())
+    if chunk is not None:
+        with part.open("r+b") as out:
+            written = write_part(out, offset, chunk, room)
+    elif written > room:
+        raise Invalid("The upload sent more bytes than the file it announced.")
     now = utcnow()
     session.received = offset + written
     session.updated_at = now

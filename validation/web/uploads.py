@@ -12,8 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import tempfile
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -207,11 +206,19 @@ def append(upload_id: str):  # type: ignore[no-untyped-def]
     if request.content_length is not None and request.content_length > room:
         abort(_plain(413, _("The upload sent more bytes than the file it announced.")))
     _release_database()
-    chunk, interrupted = _receive(room)
-    with chunk:
-        result = uploads.append(upload_id, current_user, offset, chunk)
-    where = _where(result.session)  # read before the commit expires the row
-    db.session.commit()
+    body = _Arriving(request.stream)
+    with uploads.part_lock(upload_id) as part:
+        written = 0
+        if part is not None:
+            # Checked again now that this request alone may write: another one may have gone first.
+            now_received = uploads.received_now(upload_id)
+            if now_received != offset:
+                raise uploads.OffsetMismatch(session.received if now_received is None else now_received)
+            written = uploads.write_part(part, offset, body, room)
+        result = uploads.append(upload_id, current_user, offset, None, written=written)
+        where = _where(result.session)  # read before the commit expires the row
+        db.session.commit()
+    interrupted = body.interrupted
     if result.refused is not None:
         return _plain(result.refused.status, _message(result.refused))
     if result.finished:
@@ -234,30 +241,22 @@ def _release_database() -> None:
     db.session.add(user)
 
 
-def _receive(room: int) -> tuple[tempfile.SpooledTemporaryFile[bytes], bool]:
-    """Read the request body (at most `room` bytes); a broken connection keeps what arrived."""
-    work_dir = evidence.store().work_dir
-    work_dir.mkdir(parents=True, exist_ok=True)
-    # Closed by the caller (a `with` block) or here when reading fails.
-    # A chunk of the size the page asks for is held in memory; a bigger one (another client) goes to disk.
-    chunk: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-        max_size=int(current_app.config["UPLOAD_CHUNK_BYTES"]) + READ_BLOCK, dir=work_dir
-    )
-    received = 0
-    interrupted = False
-    try:
-        while block := request.stream.read(READ_BLOCK):
-            received += len(block)
-            if received > room:
-                abort(_plain(413, _("The upload sent more bytes than the file it announced.")))
-            chunk.write(block)
-    except ClientDisconnected:
-        interrupted = True
-    except BaseException:
-        chunk.close()
-        raise
-    chunk.seek(0)
-    return chunk, interrupted
+class _Arriving:
+    """The request body as it arrives; a broken connection ends it early instead of raising, so that
+    what did arrive is kept (and the client resumes after it)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.interrupted = False
+
+    def read(self, size: int) -> bytes:
+        if self.interrupted:
+            return b""
+        try:
+            return self.stream.read(size)
+        except ClientDisconnected:
+            self.interrupted = True
+            return b""
 
 
 @bp.route("/uploads/<upload_id>", methods=["DELETE"])
