@@ -32,6 +32,7 @@ from validation.config import LANGUAGES
 from workflows.yaml_lines import YamlMap as _Map
 from workflows.yaml_lines import YamlProblem as _Problem
 from workflows.yaml_lines import YamlSeq as _Seq
+from workflows.yaml_lines import check_keys as _shared_check_keys
 from workflows.yaml_lines import fail as _fail
 from workflows.yaml_lines import read_yaml as _read_yaml
 
@@ -176,14 +177,7 @@ _CHOICE_KEYS = ("key", "label")
 
 
 def _check_keys(m: _Map, allowed: tuple[str, ...], required: tuple[str, ...], where: str) -> None:
-    for key in m:
-        if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            suggestion = f"did you mean {hint[0]!r}?" if hint else f"expected one of: {', '.join(allowed)}"
-            _fail(m.key_lines[key], f"unknown field {key!r} in {where}; {suggestion}")
-    for key in required:
-        if key not in m:
-            _fail(m.line, f"{where} is missing the required field {key!r}")
+    _shared_check_keys(m, allowed, required, where, "field")
 
 
 def _identifier(m: _Map, field: str, where: str) -> str:

@@ -25,6 +25,7 @@ from .guards import GUARDS
 from .yaml_lines import YamlMap as _Map
 from .yaml_lines import YamlProblem as _Problem
 from .yaml_lines import YamlSeq as _Seq
+from .yaml_lines import check_keys as _shared_check_keys
 from .yaml_lines import fail as _fail
 from .yaml_lines import read_yaml as _read_yaml
 
@@ -159,14 +160,7 @@ _TRANSITION_KEYS = ("trigger", "label", "from", "to", "roles", "guards", "reason
 
 
 def _check_keys(m: _Map, allowed: tuple[str, ...], required: tuple[str, ...], where: str) -> None:
-    for key in m:
-        if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            suggestion = f"did you mean {hint[0]!r}?" if hint else f"expected one of: {', '.join(allowed)}"
-            _fail(m.key_lines[key], f"unknown key {key!r} in {where}; {suggestion}")
-    for key in required:
-        if key not in m:
-            _fail(m.line, f"{where} is missing the required key {key!r}")
+    _shared_check_keys(m, allowed, required, where, "key")
 
 
 def _text(m: _Map, key: str, where: str) -> str:

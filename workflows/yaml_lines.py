@@ -7,6 +7,7 @@ fault. Duplicate keys are an error here, since plain YAML would silently keep th
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -44,6 +45,20 @@ class YamlSeq(list[Any]):
 
 def line_of(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def check_keys(m: YamlMap, allowed: tuple[str, ...], required: tuple[str, ...], where: str, word: str) -> None:
+    """Unknown keys (with the closest known one as a hint) and missing required ones, at their lines.
+
+    `word` is what the file's readers call a key ("key" in workflows, "field" in questionnaires)."""
+    for key in m:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            suggestion = f"did you mean {hint[0]!r}?" if hint else f"expected one of: {', '.join(allowed)}"
+            fail(m.key_lines[key], f"unknown {word} {key!r} in {where}; {suggestion}")
+    for key in required:
+        if key not in m:
+            fail(m.line, f"{where} is missing the required {word} {key!r}")
 
 
 class _LineLoader(yaml.SafeLoader):
