@@ -37,7 +37,7 @@ MESSAGE_KEYWORDS := -k _l -k lazy_gettext -k N_ -k Invalid -k Conflict -k Forbid
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(MESSAGE_KEYWORDS) --project=validation \
 		-o validation/translations/messages.pot .
-	$(BIN)/pybabel update -i validation/translations/messages.pot -d validation/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i validation/translations/messages.pot -d validation/translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .pytest_cache

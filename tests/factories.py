@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from validation.demo import PATHS
+from validation.demo import PATHS, before_step
 from validation.extensions import db
 from validation.models import Case, User
 from validation.services import accounts, assessment, cases, catalog, evidence
@@ -51,25 +51,31 @@ def decide_all(case: Case, assessor: User, verdicts: list[str]) -> None:
                                    None if verdict == "met" else "Not shown by the evidence.")
 
 
-def case_in_state(state: str, who: dict[str, User], code: str = "UA-BAKERY", verdicts: str | None = None) -> Case:
-    """A case taken to `state` by the people who may move it there, as a real case would be."""
+def case_in_state(state: str, who: dict[str, User], code: str = "UA-BAKERY") -> Case:
+    """A case taken to `state` by the people who may move it there, as a real case would be (the demo's
+    paths: the other assessor moderates and reviews appeals)."""
     credential = catalog.by_code(code)
     assert credential is not None
     case = cases.open_case(who["candidate"], credential.id)
     path = PATHS[state]
     if any(t == "submit" for t, _ in path):
         portfolio(case, who["candidate"])
-    n = len(case.claims)
-    chosen = {
-        "awarded": ["met"] * n,
-        "partially_awarded": ["met"] + ["not_met"] * (n - 1),
-        "not_awarded": ["not_met"] * n,
-    }.get(state, ["met"] * n)
+    people = {**who, "second_assessor": who.get("other_assessor")}
     for trigger, role in path:
-        if trigger == "accept_for_review":
-            cases.assign_assessor(case.id, who["assessor"].id, who["coordinator"])
-        if trigger == "recommend":
-            decide_all(case, who["assessor"], chosen)
-        cases.fire(case.id, trigger, who[role], "A reason given in the test.")
+        before_step(case, trigger, state, people)
+        cases.fire(case.id, trigger, people[role], "A reason given in the test.")
     db.session.flush()
     return case
+
+
+def declare_no_conflict(case: Case) -> None:
+    """The case's assessor and moderator say they do not know the candidate, as each would on first opening
+    it, so a test about something else can open the case page straight away."""
+    from validation.services import review
+
+    db.session.refresh(case)
+    for user_id in (case.assessor_id, case.moderator_id):
+        person = db.session.get(User, user_id) if user_id else None
+        if person is not None and review.needs_declaration(person, case):
+            review.declare(case.id, person, False, None)
+    db.session.flush()

@@ -25,8 +25,7 @@ from validation.services import audit, cases, catalog
 from validation.web.security import write_intent
 
 STANDARD = workflows.DEFINITIONS_DIR / "standard.yaml"
-STANDARD_STATES = ["draft", "submitted", "screening", "more_evidence", "under_review", "interview",
-                   "recommended", "awarded", "partially_awarded", "not_awarded", "withdrawn"]
+STANDARD_STATES = list(workflows.default_registry().latest("standard").states)
 
 
 @pytest.fixture(autouse=True)
@@ -77,8 +76,11 @@ def test_workflow_diagram_prints_mermaid(app: Flask) -> None:
         assert re.search(rf"\bstate \"[^\"]+\" as {state}\n", result.output), state
     assert "    [*] --> draft\n" in result.output
     assert "draft --> submitted: Submit portfolio" in result.output
-    pinned = _invoke(app, "workflow", "diagram", "standard", "--version", "1")
+    latest = workflows.default_registry().latest("standard").version
+    pinned = _invoke(app, "workflow", "diagram", "standard", "--version", str(latest))
     assert pinned.exit_code == 0 and pinned.output == result.output
+    first = _invoke(app, "workflow", "diagram", "standard", "--version", "1")
+    assert first.exit_code == 0 and "moderation" not in first.output
 
 
 @pytest.mark.parametrize("args", [["no_such_workflow"], ["standard", "--version", "99"]])
@@ -173,6 +175,10 @@ def test_workflow_check_refuses_an_invalid_definition(app: Flask, tmp_path: Path
 
 
 def test_case_stays_pinned_and_runs_from_the_stored_text(app: Flask, sibling: Any, tmp_path: Path) -> None:
+    only_v1 = tmp_path / "only-v1"
+    only_v1.mkdir()
+    shutil.copy(STANDARD, only_v1 / "standard.yaml")
+    _use_workflow_dir(app, only_v1)
     with app.app_context():
         factories.load_catalog()
         who = factories.people()

@@ -68,8 +68,11 @@ class State:
 
     ``stage`` groups states into the four phases of validating prior learning, which is what
     candidates see; ``sla_days`` is how long a case may sit in the state before it counts as late.
-    Terminal states carry the ``outcome`` that the case ends with. ``evidence_open`` marks the states in
-    which the candidate may add evidence; leaving such a state for one that is not freezes the portfolio.
+    A state with an ``outcome`` is a decision: entering it closes the case with that outcome. A terminal
+    state is one no transition leaves; a decision that is not terminal can still be appealed. A state
+    that ``keeps_outcome`` leaves a decided case's outcome as it is (an appeal under way, an appeal
+    dismissed); it can only be reached through a decision. ``evidence_open`` marks the states in which
+    the candidate may add evidence; leaving such a state for one that is not freezes the portfolio.
     """
 
     name: str
@@ -79,6 +82,12 @@ class State:
     terminal: bool
     outcome: str | None
     evidence_open: bool = False
+    keeps_outcome: bool = False
+
+    @property
+    def closes(self) -> bool:
+        """Entering this state leaves the case decided: a decision, or a state that keeps one."""
+        return self.outcome is not None or self.keeps_outcome
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ class Definition:
 # --------------------------------------------------------------------------------------------
 
 _TOP_KEYS = ("key", "version", "title", "initial", "states", "transitions")
-_STATE_KEYS = ("name", "label", "stage", "sla_days", "terminal", "outcome", "evidence_open")
+_STATE_KEYS = ("name", "label", "stage", "sla_days", "terminal", "outcome", "evidence_open", "keeps_outcome")
 _TRANSITION_KEYS = ("trigger", "label", "from", "to", "roles", "guards", "reason_required")
 
 
@@ -258,19 +267,21 @@ def _parse_state(m: _Map, line: int, position: int) -> State:
             _fail(m.value_lines["sla_days"], f"terminal {where} cannot have sla_days: nothing is waiting")
         sla_days = _positive_int(m, "sla_days", where)
     outcome = m.get("outcome")
-    if terminal:
-        if outcome is None:
-            _fail(line, f"terminal {where} must have an 'outcome' ({', '.join(OUTCOMES)})")
-        if outcome not in OUTCOMES:
-            expected = ", ".join(OUTCOMES)
-            _fail(m.value_lines["outcome"], f"unknown outcome {outcome!r}; expected one of: {expected}")
-    elif outcome is not None:
-        _fail(m.value_lines["outcome"], f"{where} has an outcome but is not terminal; add 'terminal: true'")
+    keeps_outcome = _flag(m, "keeps_outcome", where)
+    if outcome is not None and outcome not in OUTCOMES:
+        expected = ", ".join(OUTCOMES)
+        _fail(m.value_lines["outcome"], f"unknown outcome {outcome!r}; expected one of: {expected}")
+    if outcome is not None and keeps_outcome:
+        _fail(m.value_lines["keeps_outcome"], f"{where} has an outcome of its own; it cannot keep the earlier one")
+    if terminal and outcome is None and not keeps_outcome:
+        _fail(line, f"terminal {where} must have an 'outcome' ({', '.join(OUTCOMES)}) or 'keeps_outcome: true'")
+    if outcome is not None and sla_days is not None:
+        _fail(m.value_lines["sla_days"], f"decision {where} cannot have sla_days: nothing is waiting")
     evidence_open = _flag(m, "evidence_open", where)
-    if evidence_open and terminal:
-        _fail(m.value_lines["evidence_open"], f"terminal {where} cannot be open for evidence")
+    if evidence_open and (terminal or outcome is not None or keeps_outcome):
+        _fail(m.value_lines["evidence_open"], f"{where} ends or follows a decision; it cannot be open for evidence")
     return State(name=name, label=label, stage=stage, sla_days=sla_days, terminal=terminal, outcome=outcome,
-                 evidence_open=evidence_open)
+                 evidence_open=evidence_open, keeps_outcome=keeps_outcome)
 
 
 def _parse_transition(m: _Map, position: int, states: Mapping[str, State]) -> Transition:
@@ -341,9 +352,10 @@ def _check_graph(
     for name in states:
         if name not in reachable:
             _fail(state_lines[name], f"state {name!r} is unreachable from the initial state {initial!r}")
+    # A decision is an ending too: a decided case may rest there (an appeal is a choice, not a duty).
     can_finish: set[str] = set()
     for name, state in states.items():
-        if state.terminal:
+        if state.terminal or state.outcome is not None:
             can_finish |= _reachable(name, backward)
     for name, state in states.items():
         if state.terminal:
@@ -352,6 +364,12 @@ def _check_graph(
             _fail(state_lines[name], f"dead end: non-terminal state {name!r} has no outgoing transitions")
         if name not in can_finish:
             _fail(state_lines[name], f"dead end: no terminal state can be reached from state {name!r}")
+    # A state that keeps the outcome needs one to keep: no path may reach it without passing a decision.
+    undecided = {name: {d for d in dests if states[d].outcome is None} for name, dests in forward.items()
+                 if states[name].outcome is None}
+    for name in _reachable(initial, undecided):
+        if states[name].keeps_outcome:
+            _fail(state_lines[name], f"state {name!r} keeps the outcome, but can be reached before any decision")
 
 
 def _parse(text: str, origin: str) -> Definition:

@@ -48,6 +48,19 @@ class CaseFacts:
     #: Outcomes of the credential the candidate left out of the claim ("not yet"): a full award is then
     #: impossible, however well the claimed ones went.
     unclaimed_outcomes: tuple[str, ...] = ()
+    #: The current recommendation was selected for moderation by the credential's sampling rule.
+    moderation_selected: bool = False
+    #: A second assessor (never the first) is named to moderate it.
+    moderator_assigned: bool = False
+    #: The moderator's view per claimed outcome: True agrees with the recommendation.
+    moderation_views: Mapping[str, bool] = field(default_factory=_frozen_mapping)
+    #: The moderation ended: the moderator agreed, or the coordinator settled a disagreement.
+    moderation_done: bool = False
+    #: Days after the decision within which the candidate may appeal, and whether they are still running.
+    appeal_days: int = 0
+    appeal_open: bool = False
+    #: The assessor now assigned has not decided this case before (an appeal needs fresh eyes).
+    fresh_assessor_assigned: bool = False
 
     def __post_init__(self) -> None:
         # Normalise whatever the caller passed (lists, dicts) into immutable equivalents; duplicates
@@ -56,6 +69,7 @@ class CaseFacts:
         object.__setattr__(self, "unclaimed_outcomes", tuple(dict.fromkeys(self.unclaimed_outcomes)))
         object.__setattr__(self, "evidence_by_outcome", MappingProxyType(dict(self.evidence_by_outcome)))
         object.__setattr__(self, "decisions", MappingProxyType(dict(self.decisions)))
+        object.__setattr__(self, "moderation_views", MappingProxyType(dict(self.moderation_views)))
 
 
 Guard = Callable[[CaseFacts], Message | None]
@@ -148,6 +162,70 @@ def no_claim_met(facts: CaseFacts) -> Message | None:
     return None
 
 
+def moderation_selected(facts: CaseFacts) -> Message | None:
+    """Only a recommendation the sampling rule selected goes to a second assessor."""
+    if not facts.moderation_selected:
+        return Message("This recommendation was not selected for moderation.")
+    return None
+
+
+def moderator_assigned(facts: CaseFacts) -> Message | None:
+    """A moderation without a moderator would sit in nobody's queue."""
+    if not facts.moderator_assigned:
+        return Message("Choose a second assessor to moderate this recommendation.")
+    return None
+
+
+def moderation_reviewed(facts: CaseFacts) -> Message | None:
+    """The moderator answers for every claimed outcome before the moderation can end."""
+    missing = [code for code in facts.claimed_outcomes if code not in facts.moderation_views]
+    if missing:
+        return Message("Give your view on every outcome first. Outcomes without it: %(codes)s.", codes=_names(missing))
+    return None
+
+
+def moderation_agrees(facts: CaseFacts) -> Message | None:
+    """Agreeing overall while disagreeing on an outcome would hide the disagreement."""
+    disputed = [code for code in facts.claimed_outcomes if facts.moderation_views.get(code) is False]
+    if disputed:
+        return Message(
+            "You disagree on %(codes)s: send the case to the coordinator instead.", codes=_names(disputed)
+        )
+    return None
+
+
+def moderation_disagrees(facts: CaseFacts) -> Message | None:
+    """A disagreement goes to the coordinator only when there is one."""
+    if not any(facts.moderation_views.get(code) is False for code in facts.claimed_outcomes):
+        return Message("You agree on every outcome: agree with the recommendation instead.")
+    return None
+
+
+def moderation_cleared(facts: CaseFacts) -> Message | None:
+    """A recommendation selected for moderation is decided only after the second assessor's review."""
+    if facts.moderation_selected and not facts.moderation_done:
+        return Message(
+            "This recommendation was selected for moderation: a second assessor reviews it before the decision."
+        )
+    return None
+
+
+def within_appeal_period(facts: CaseFacts) -> Message | None:
+    """An appeal is possible for a set time after the decision, so that decisions become final."""
+    if not facts.appeal_open:
+        return Message(
+            "The time for an appeal (%(days)s days after the decision) has ended.", days=facts.appeal_days
+        )
+    return None
+
+
+def fresh_assessor_assigned(facts: CaseFacts) -> Message | None:
+    """An appeal is reviewed by someone who did not make the decision appealed against."""
+    if not facts.fresh_assessor_assigned:
+        return Message("Assign an assessor who has not decided this case before.")
+    return None
+
+
 #: The only guard names a workflow definition may use; the loader rejects any other name.
 GUARDS: dict[str, Guard] = {
     "claims_outcomes": claims_outcomes,
@@ -158,4 +236,12 @@ GUARDS: dict[str, Guard] = {
     "all_claims_met": all_claims_met,
     "some_claims_met": some_claims_met,
     "no_claim_met": no_claim_met,
+    "moderation_selected": moderation_selected,
+    "moderator_assigned": moderator_assigned,
+    "moderation_reviewed": moderation_reviewed,
+    "moderation_agrees": moderation_agrees,
+    "moderation_disagrees": moderation_disagrees,
+    "moderation_cleared": moderation_cleared,
+    "within_appeal_period": within_appeal_period,
+    "fresh_assessor_assigned": fresh_assessor_assigned,
 }

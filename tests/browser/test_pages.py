@@ -48,6 +48,13 @@ def test_pages_are_accessible_and_fit_a_phone(app, live_server, page):
         assert _fits_phone(page), path
     _sign_in(page, live_server, "assessor@test.example")
     page.goto(f"{live_server}/cases/{case_id}")
+    # The first visit asks whether the assessor knows the candidate.
+    assert page.url.endswith(f"/cases/{case_id}/declaration")
+    assert _serious_violations(page) == []
+    assert _fits_phone(page)
+    page.get_by_label("I do not know this candidate").check()
+    page.get_by_role("button", name="Send my declaration").click()
+    assert page.url.endswith(f"/cases/{case_id}")
     assert page.get_by_role("heading", name="Learning outcomes").is_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)

@@ -19,7 +19,7 @@ from tests.conftest import PG_URL
 from validation.extensions import db
 from validation.models import AuditEvent, utcnow
 from validation.models.audit import GENESIS_HASH
-from validation.services import accounts, assessment, audit, cases, catalog, evidence
+from validation.services import accounts, assessment, audit, cases, catalog, evidence, moderation
 from validation.web.security import write_intent
 
 PRIVATE_NAME = "Zoryana Kvitka-Osnovianenko"
@@ -120,10 +120,10 @@ def test_every_change_appends_exactly_one_event(ctx: Flask) -> None:
     with appended("workflow.version_recorded", "case.opened") as found:
         case = cases.open_case(candidate, bakery.id)
     recorded, opened = found
-    assert audit.facts_of(recorded) == {"key": "standard", "version": 1}
+    assert audit.facts_of(recorded) == {"key": "standard", "version": 2}
     assert (opened.actor_id, opened.case_id, opened.from_state, opened.to_state) == (
         candidate.id, case.id, None, "draft")
-    assert audit.facts_of(opened) == {"credential_id": bakery.id, "workflow": "standard:1",
+    assert audit.facts_of(opened) == {"credential_id": bakery.id, "workflow": "standard:2",
                                       "outcomes_claimed": len(case.claims)}
     outcome_ids = [c.outcome_id for c in case.claims]
 
@@ -170,8 +170,10 @@ def test_every_change_appends_exactly_one_event(ctx: Flask) -> None:
     assert all(audit.facts_of(e)["verdict"] == "met" and audit.facts_of(e)["criteria_met"] == 1
                for e in decisions)
 
-    with appended("case.transition"):
+    # A recommendation is a change, and so is what the credential's sampling rule said about it.
+    with appended("case.transition", "moderation.drawn") as found:
         cases.fire(case.id, "recommend", assessor)
+    assert audit.facts_of(found[1])["selected"] is False  # every outcome met, no rule of its own
     # Awarding is two changes: the case moves, and an award is issued.
     with appended("case.transition", "award.issued") as found:
         cases.fire(case.id, "award", coordinator)
@@ -244,6 +246,12 @@ def test_audit_table_holds_no_names_addresses_or_document_text(ctx: Flask) -> No
                 assessment.record_decision(case.id, outcome_id, who["assessor"], "not_met",
                                            "Halyna's letter does not show the ovens were hers.")
         cases.fire(case.id, trigger, who[role], "Zoryana asked by phone to move on.")
+    # Every "no award" is moderated by a second assessor first.
+    moderation.assign_moderator(case.id, who["other_assessor"].id, who["coordinator"])
+    cases.fire(case.id, "send_to_moderation", who["coordinator"])
+    for outcome_id in outcome_ids:
+        moderation.record_view(case.id, outcome_id, who["other_assessor"], True, None)
+    cases.fire(case.id, "agree", who["other_assessor"])
     cases.fire(case.id, "refuse_award", who["coordinator"], "Zoryana must show the night shift work.")
     db.session.commit()
 

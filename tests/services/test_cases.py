@@ -14,7 +14,8 @@ from validation.models import Award, AwardOutcome, Case, WorkflowVersion
 from validation.services import assessment, audit, awards, cases, catalog
 from validation.services.errors import Conflict, Forbidden
 
-AWARDING = {"awarded", "partially_awarded"}
+# An appeal keeps the award in force until a new decision (the appeal states here follow a partial award).
+AWARDING = {"awarded", "partially_awarded", "appealed", "appeal_review", "appeal_dismissed"}
 
 
 @pytest.fixture

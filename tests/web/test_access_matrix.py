@@ -129,6 +129,22 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # --- intake questionnaire ---
     ("candidate.intake_form", "GET"): staff_only("candidate", 200),
     ("candidate.intake_form", "POST"): staff_only("candidate", 422),  # empty form: required questions unanswered
+    # --- the assessor's workspace, moderation, interviews ---
+    # The assigned assessor has declared no conflict already: the declaration sends them on to the case.
+    ("review.declaration", "GET"): row(LOGIN, 403, 403, "/cases/", 403, 403, 403),
+    ("review.declaration", "POST"): row(LOGIN, 403, 403, "/cases/", 403, 403, 403),
+    # Only the assigned assessor acts on the review (empty forms: 422); assessors' routes refuse other roles.
+    ("review.add_doubt", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
+    ("review.accept_all", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
+    ("evidence_requests.create", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
+    ("interviews.schedule", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
+    # An interview id the case does not have is not found, even for its assessor.
+    ("interviews.record_results", "POST"): row(LOGIN, 403, 403, 404, 403, 403, 403),
+    # The coordinator names a moderator (empty form: 422); the case under review has none to give views.
+    ("quality.assign_moderator", "POST"): row(LOGIN, 403, 403, 403, 403, 422, 403),
+    ("quality.record_views", "POST"): row(LOGIN, 403, 403, 403, 403, 403, 403),
+    ("quality.policies", "GET"): staff_only("admin", 200),
+    ("quality.policies", "POST"): staff_only("admin", 422),  # empty form: no credential chosen
 }
 
 
@@ -151,7 +167,7 @@ class World:
         return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
                 "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
                 "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": self.referee_token,
-                "request_id": self.request_id}
+                "request_id": self.request_id, "interview_id": 0}
 
 
 # Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.
@@ -179,6 +195,7 @@ def build_world(app: Flask) -> World:
         request, token = referees.ask(case.id, who["candidate"], "Referee", "referee@test.example", "en",
                                       "former employer", "I baked for years.", [case.claims[0].outcome_id])
         cases.fire(case.id, "resubmit", who["candidate"])
+        factories.declare_no_conflict(case)
         db.session.commit()
         assert case.state == "under_review"
         assert case.assessor_id == who["assessor"].id

@@ -17,7 +17,7 @@ from tests import factories
 from tests.conftest import login, post
 from validation.extensions import db
 from validation.models import AuditEvent, Case, CaseTransition, OutcomeDecision, User
-from validation.services import accounts, assessment, audit, cases, catalog, evidence
+from validation.services import accounts, assessment, audit, cases, catalog, evidence, moderation
 
 STANDARD = workflows.default_registry().latest("standard")
 STATES = list(factories.PATHS)
@@ -38,6 +38,24 @@ assert set(STATES) == set(STANDARD.states), "every state of the standard workflo
 def acting_role(transition: workflows.Transition) -> str:
     """The role that fires a trigger in these tests: the candidate where they may, else staff."""
     return next(r for r in ("candidate", "assessor", "coordinator") if r in transition.roles)
+
+
+def person_for(app: Flask, case_id: int, role: str, trigger: str) -> str:
+    """Who acts in `role` on this case: for an assessor, the moderator for the moderation's actions and
+    otherwise the assessor assigned now (after an appeal, the other assessor)."""
+    if role != "assessor":
+        return role
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case is not None
+        chosen = case.moderator_id if trigger in ("agree", "disagree") and case.moderator_id else case.assessor_id
+        user = db.session.get(User, chosen) if chosen else None
+        email = user.email if user is not None else EMAILS["assessor"]
+    return next(key for key, value in EMAILS.items() if value == email)
+
+
+#: Changes that come with a transition, each with an audit event of its own.
+SIDE_EVENTS = {"recommend": 1, "uphold_appeal": 2, "appeal": 1, "start_appeal_review": 1, "dismiss_appeal": 1}
 
 
 def valid(state: str, trigger: str) -> bool:
@@ -104,12 +122,27 @@ def build_case(state: str, people: dict[str, User], trigger: str | None = None) 
         case = factories.case_in_state("draft", people)
         cases.assign_assessor(case.id, people["assessor"].id, people["coordinator"])
         cases.fire(case.id, "withdraw", people["candidate"], "Withdrawn in the test.")
-    elif state == "recommended" and trigger in ("award_partially", "refuse_award"):
+    elif state == "recommended" and trigger == "award_partially":
         case = factories.case_in_state("under_review", people)
         n = len(case.claims)
-        verdicts = ["met"] + ["not_met"] * (n - 1) if trigger == "award_partially" else ["not_met"] * n
-        factories.decide_all(case, people["assessor"], verdicts)
+        factories.decide_all(case, people["assessor"], ["met"] + ["not_met"] * (n - 1))
         cases.fire(case.id, "recommend", people["assessor"])
+    elif state == "recommended" and trigger == "refuse_award":
+        # A "no award" is always moderated: back in recommended once the moderator agreed.
+        case = factories.case_in_state("moderation", people)
+        moderate(case, people, agree=True)
+        cases.fire(case.id, "agree", people["other_assessor"])
+    elif state == "recommended" and trigger == "send_to_moderation":
+        case = factories.case_in_state("under_review", people)
+        factories.decide_all(case, people["assessor"], ["not_met"] * len(case.claims))
+        cases.fire(case.id, "recommend", people["assessor"])
+        moderation.assign_moderator(case.id, people["other_assessor"].id, people["coordinator"])
+    elif state == "moderation" and trigger in ("agree", "disagree"):
+        case = factories.case_in_state("moderation", people)
+        moderate(case, people, agree=trigger == "agree")
+    elif state == "appealed" and trigger == "start_appeal_review":
+        case = factories.case_in_state("appealed", people)
+        cases.assign_assessor(case.id, people["other_assessor"].id, people["coordinator"])
     else:
         case = factories.case_in_state(state, people)
     if case.is_open and case.assessor_id is None:
@@ -123,10 +156,19 @@ def build_case(state: str, people: dict[str, User], trigger: str | None = None) 
     return case
 
 
+def moderate(case: Case, people: dict[str, User], *, agree: bool) -> None:
+    """The moderator's view on every claimed outcome: all agreeing, or disagreeing on the first."""
+    for index, claim in enumerate(cases.claimed(case)):
+        agrees = agree or index > 0
+        moderation.record_view(case.id, claim.outcome_id, people["other_assessor"], agrees,
+                               None if agrees else "Disagreed in the test.")
+
+
 def make_case(app: Flask, state: str, trigger: str | None = None) -> int:
     people_and_catalog(app)
     with app.app_context():
         case = build_case(state, who(), trigger)
+        factories.declare_no_conflict(case)
         db.session.commit()
         return case.id
 
@@ -167,7 +209,7 @@ VALID = [(state, trigger) for state in STATES for trigger in TRIGGERS if valid(s
 def test_every_allowed_trigger_moves_the_case(app, state, trigger):
     case_id = make_case(app, state, trigger)
     role = acting_role(STANDARD.transitions[trigger])
-    client = client_for(app, role)
+    client = client_for(app, person_for(app, case_id, role, trigger))
     version = page_version(client, case_id)
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert f'action="/cases/{case_id}/transitions/{trigger}"' in page, f"the page offers {trigger} to the {role}"
@@ -184,7 +226,7 @@ def test_every_allowed_trigger_moves_the_case(app, state, trigger):
     assert after.lock_version > before.lock_version
     assert after.transitions == before.transitions + 1
     awarding = STANDARD.state(destination).outcome in ("awarded", "partially_awarded")
-    assert after.audit_events == before.audit_events + (2 if awarding else 1)
+    assert after.audit_events == before.audit_events + 1 + awarding + SIDE_EVENTS.get(trigger, 0)
     with app.app_context():
         last = cases.transitions_of(case_id)[-1]
         assert (last.trigger, last.from_state, last.to_state) == (trigger, state, destination)
@@ -205,7 +247,7 @@ def test_every_other_trigger_is_refused_and_changes_nothing(app, state):
     pages: dict[str, str] = {}
     failures = []
     for trigger in refused:
-        role = acting_role(STANDARD.transitions[trigger])
+        role = person_for(app, case_id, acting_role(STANDARD.transitions[trigger]), trigger)
         if role not in clients:
             clients[role] = client_for(app, role)
             pages[role] = clients[role].get(f"/cases/{case_id}").get_data(as_text=True)
@@ -244,7 +286,7 @@ FORBIDDEN = [
 def test_a_role_that_may_not_fire_a_trigger_gets_403(app, trigger, role):
     state = STANDARD.transitions[trigger].sources[0]
     case_id = make_case(app, state, trigger)
-    client = client_for(app, role)
+    client = client_for(app, person_for(app, case_id, role, trigger))
     version = page_version(client, case_id)
     assert f'action="/cases/{case_id}/transitions/{trigger}"' not in client.get(f"/cases/{case_id}").get_data(
         as_text=True
@@ -397,7 +439,7 @@ REASON_REQUIRED = [(t.trigger, t.sources[0]) for t in STANDARD.transitions.value
 @pytest.mark.parametrize("reason", [None, "", "   \n  "], ids=["absent", "empty", "blank"])
 def test_missing_reason_gives_422_and_changes_nothing(app, trigger, state, reason):
     case_id = make_case(app, state, trigger)
-    client = client_for(app, acting_role(STANDARD.transitions[trigger]))
+    client = client_for(app, person_for(app, case_id, acting_role(STANDARD.transitions[trigger]), trigger))
     version = page_version(client, case_id)
     before = snapshot(app, case_id)
     response = fire(client, case_id, trigger, version, reason=reason)
@@ -408,7 +450,8 @@ def test_missing_reason_gives_422_and_changes_nothing(app, trigger, state, reaso
 
 def test_reason_required_triggers_are_known():
     assert {t for t, _ in REASON_REQUIRED} == {
-        "return_to_draft", "request_more_evidence", "return_for_review", "refuse_award", "withdraw"
+        "return_to_draft", "request_more_evidence", "return_for_review", "refuse_award", "withdraw",
+        "settle", "appeal", "uphold_appeal", "dismiss_appeal",
     }
 
 
@@ -659,14 +702,16 @@ def test_reassignment_takes_the_case_away_from_the_previous_assessor(app):
 
     assert assign(coordinator, case_id, user_id(app, "assessor")).status_code == 302
     assert snapshot(app, case_id).assessor_id == user_id(app, "assessor")
-    assert first.get(f"/cases/{case_id}").status_code == 200
+    # Let in, first to say whether they know the candidate.
+    assert first.get(f"/cases/{case_id}").headers["Location"] == f"/cases/{case_id}/declaration"
     assert f"/cases/{case_id}" in first.get("/assessor/").get_data(as_text=True)
 
     assert assign(coordinator, case_id, user_id(app, "other_assessor")).status_code == 302
     assert snapshot(app, case_id).assessor_id == user_id(app, "other_assessor")
     assert first.get(f"/cases/{case_id}").status_code == 403
     assert f"/cases/{case_id}" not in first.get("/assessor/").get_data(as_text=True)
-    assert second.get(f"/cases/{case_id}").status_code == 200
+    assert second.get(f"/cases/{case_id}").headers["Location"] == f"/cases/{case_id}/declaration"
+    assert first.get(f"/cases/{case_id}/declaration").status_code == 403
     with app.app_context():
         assigned = [audit.facts_of(e) for e in audit.events_for_case(case_id) if e.action == "case.assigned"]
         assert [f["previous_assessor_id"] for f in assigned] == [None, user_id(app, "assessor")]

@@ -107,6 +107,7 @@ def test_the_assessor_sees_every_round_after_resubmission(app, client):
         evidence.add_statement(case.id, who["candidate"], "Second thoughts", "More detail on the work.",
                                [case.claims[0].outcome_id])
         cases.fire(case.id, "resubmit", who["candidate"])
+        factories.declare_no_conflict(case)
         db.session.commit()
         case_id = case.id
     login(client, "assessor@test.example")

@@ -262,7 +262,7 @@ def test_guard_and_engine_refusals_are_translated(seeded: Flask, client: FlaskCl
 
 def test_workflow_extractor_finds_title_and_labels() -> None:
     """Found through the `babel.extractors` entry point, as `pybabel extract` finds it."""
-    source = workflows.DEFINITIONS_DIR / "standard.yaml"
+    source = workflows.DEFINITIONS_DIR / "standard-v2.yaml"
     with source.open("rb") as handle:
         found = list(extract("workflow_yaml", handle))
     lines = source.read_text(encoding="utf-8").splitlines()

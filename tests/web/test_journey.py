@@ -142,6 +142,8 @@ class Journey:
         if status == 302:
             assert response.headers["Location"].endswith(f"/cases/{self.case_id}")
             self.expected.append("case.transition")
+            if trigger == "recommend":
+                self.expected.append("moderation.drawn")  # what the credential's sampling rule said
         return response
 
     def add_evidence(self, client: FlaskClient, outcomes: list[str], **fields: object):  # type: ignore[no-untyped-def]
@@ -160,6 +162,19 @@ class Journey:
         }), 302)
         self.expected.append("decision.recorded")
         return response
+
+    def declare(self, assessor: FlaskClient) -> None:
+        """The assessor's first visit: asked whether they know the candidate before seeing the case."""
+        first = ok(assessor.get(f"/cases/{self.case_id}"), 302)
+        assert first.headers["Location"] == f"/cases/{self.case_id}/declaration"
+        asked = ok(assessor.get(first.headers["Location"])).get_data(as_text=True)
+        assert "Do you know this candidate?" in asked
+        version = re.search(r'name="version"[^>]*value="(\d+)"', asked)
+        assert version
+        response = ok(post(assessor, first.headers["Location"],
+                           {"knows": "no", "reason": "", "version": version.group(1)}), 302)
+        assert response.headers["Location"].endswith(f"/cases/{self.case_id}")
+        self.expected.append("case.conflict_declared")
 
     def assign(self, coordinator: FlaskClient, name: str):  # type: ignore[no-untyped-def]
         page = self.page(coordinator).get_data(as_text=True)
@@ -296,6 +311,7 @@ def test_journey_to_a_partial_award(app):
     assessor = j.staff("assessor")
     desk = ok(assessor.get("/assessor/"))
     assert f'href="/cases/{j.case_id}"' in text(desk)
+    j.declare(assessor)
     review = j.page(assessor)
     seen = words(review)
     assert "Under review" in seen
@@ -421,6 +437,7 @@ def test_journey_to_a_full_award(app):
 
     assessor = j.staff("assessor")
     assert f'href="/cases/{j.case_id}"' in text(ok(assessor.get("/assessor/")))
+    j.declare(assessor)
     for outcome_id in ids.values():
         j.decide(assessor, outcome_id, "met", criteria=(0,))
     j.fire(assessor, "recommend")

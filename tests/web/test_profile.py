@@ -123,6 +123,7 @@ def test_coordinators_see_the_situation_assessors_only_the_arrangements(app, ole
 
         cases.assign_assessor(case.id, accounts.find_by_email("assessor@test.example").id,
                               accounts.find_by_email("coordinator@test.example"))
+        factories.declare_no_conflict(case)
         db.session.commit()
         case_id = case.id
     pages = {}

@@ -19,6 +19,14 @@ def test_guard_names_are_the_agreed_set() -> None:
         "all_claims_met",
         "some_claims_met",
         "no_claim_met",
+        "moderation_selected",
+        "moderator_assigned",
+        "moderation_reviewed",
+        "moderation_agrees",
+        "moderation_disagrees",
+        "moderation_cleared",
+        "within_appeal_period",
+        "fresh_assessor_assigned",
     }
 
 
@@ -84,6 +92,8 @@ def test_every_refusal_is_a_full_sentence(name: str) -> None:
         state="recommended",
         claimed_outcomes=("LO1", "LO2"),
         decisions={"LO1": "met", "LO2": "more_evidence"},
+        moderation_selected=True,
+        moderation_views={"LO2": False},
     )
     empty = CaseFacts(state="draft")
     texts = [text for text in (GUARDS[name](hostile), GUARDS[name](empty)) if text is not None]
@@ -97,3 +107,33 @@ def test_more_evidence_decision_counts_as_not_met_for_awards() -> None:
     assert GUARDS["every_claim_decided"](facts) is not None
     assert GUARDS["all_claims_met"](facts) is not None
     assert GUARDS["no_claim_met"](facts) is None
+
+
+def test_moderation_guards_follow_the_moderators_views() -> None:
+    base = {"state": "moderation", "claimed_outcomes": ("LO1", "LO2"), "moderation_selected": True,
+            "moderator_assigned": True}
+    partial = CaseFacts(**base, moderation_views={"LO1": True})
+    assert "LO2" in str(GUARDS["moderation_reviewed"](partial))
+    agreeing = CaseFacts(**base, moderation_views={"LO1": True, "LO2": True})
+    assert GUARDS["moderation_reviewed"](agreeing) is None
+    assert GUARDS["moderation_agrees"](agreeing) is None
+    assert GUARDS["moderation_disagrees"](agreeing) is not None
+    disputed = CaseFacts(**base, moderation_views={"LO1": True, "LO2": False})
+    assert "LO2" in str(GUARDS["moderation_agrees"](disputed))
+    assert GUARDS["moderation_disagrees"](disputed) is None
+
+
+def test_a_selected_recommendation_is_cleared_only_once_moderated() -> None:
+    assert GUARDS["moderation_cleared"](CaseFacts(state="recommended")) is None
+    selected = CaseFacts(state="recommended", moderation_selected=True)
+    assert GUARDS["moderation_cleared"](selected) is not None
+    done = CaseFacts(state="recommended", moderation_selected=True, moderation_done=True)
+    assert GUARDS["moderation_cleared"](done) is None
+
+
+def test_an_appeal_needs_the_period_running_and_fresh_eyes() -> None:
+    closed = CaseFacts(state="awarded", appeal_days=30, appeal_open=False)
+    assert "30" in str(GUARDS["within_appeal_period"](closed))
+    assert GUARDS["within_appeal_period"](CaseFacts(state="awarded", appeal_open=True)) is None
+    assert GUARDS["fresh_assessor_assigned"](CaseFacts(state="appealed")) is not None
+    assert GUARDS["fresh_assessor_assigned"](CaseFacts(state="appealed", fresh_assessor_assigned=True)) is None

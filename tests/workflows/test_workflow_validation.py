@@ -283,9 +283,34 @@ def test_terminal_state_needs_outcome(tmp_path: Path) -> None:
     assert_error(tmp_path, text, "- name: done", "must have an 'outcome'")
 
 
-def test_outcome_on_non_terminal_state(tmp_path: Path) -> None:
-    text = broken(VALID, "    stage: assessment\n", "    stage: assessment\n    outcome: awarded\n")
-    assert_error(tmp_path, text, "outcome: awarded", "not terminal", nth=1)
+def test_a_decision_that_is_not_terminal_can_be_appealed(tmp_path: Path) -> None:
+    """A state with an outcome but no `terminal` is a decision a transition may leave (an appeal)."""
+    text = broken(VALID, "    terminal: true\n    outcome: awarded\n", "    outcome: awarded\n")
+    text = add_transition(add_state(text, "appealed"), "appeal", "done", "appealed")
+    text = broken(text, "    label: Appealed\n    stage: assessment\n",
+                  "    label: Appealed\n    stage: assessment\n    keeps_outcome: true\n")
+    text = add_transition(text, "decide_again", "appealed", "done")
+    path = tmp_path / "ok.yaml"
+    path.write_text(text, encoding="utf-8")
+    definition = load_definition(path)
+    assert definition.state("done").outcome == "awarded" and not definition.state("done").terminal
+    assert definition.state("appealed").keeps_outcome and definition.state("appealed").closes
+
+
+def test_keeping_an_outcome_before_any_decision_is_refused(tmp_path: Path) -> None:
+    text = broken(VALID, "    label: Review\n    stage: assessment\n",
+                  "    label: Review\n    stage: assessment\n    keeps_outcome: true\n")
+    assert_error(tmp_path, text, "- name: review", "keeps the outcome", "before any decision")
+
+
+def test_a_terminal_state_needs_an_outcome_or_keeps_one(tmp_path: Path) -> None:
+    text = broken(VALID, "    terminal: true\n    outcome: awarded\n", "    terminal: true\n")
+    assert_error(tmp_path, text, "- name: done", "must have an 'outcome'", "keeps_outcome")
+
+
+def test_an_outcome_of_its_own_and_a_kept_one_exclude_each_other(tmp_path: Path) -> None:
+    text = broken(VALID, "    outcome: awarded\n", "    outcome: awarded\n    keeps_outcome: true\n")
+    assert_error(tmp_path, text, "keeps_outcome: true", "cannot keep the earlier one")
 
 
 def test_terminal_state_cannot_have_sla(tmp_path: Path) -> None:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from validation.extensions import db
 from validation.models import Case, Centre, User
-from validation.services import accounts, assessment, cases, catalog, evidence
+from validation.services import accounts, assessment, cases, catalog, evidence, moderation
 
 CATALOG = Path(__file__).with_name("catalog.yaml")
 PASSWORD = "demo-password-2026"  # noqa: S105  (demo accounts only; printed by `make run`)
 LOGINS = [
     ("candidate", "candidate@demo.example"),
     ("assessor", "assessor@demo.example"),
+    ("assessor (moderation, appeals)", "assessor2@demo.example"),
     ("coordinator", "coordinator@demo.example"),
     ("admin", "admin@demo.example"),
 ]
@@ -31,6 +32,11 @@ DEMO_CASES = [
     ("marko@demo.example", "Marko Vuković", "en", "UA-BAKERY", "awarded"),
     ("nino@demo.example", "Nino Beridze", "en", "GE-WELD-MMA", "not_awarded"),
     ("nino@demo.example", "Nino Beridze", "en", "AM-LINUX-TECH", "withdrawn"),
+    ("taras@demo.example", "Taras Melnyk", "uk", "UA-CABLE-LAY", "moderation"),
+    ("ani@demo.example", "Ani Petrosyan", "en", "GE-NET-SUPPORT", "moderation_disputed"),
+    ("marko@demo.example", "Marko Vuković", "en", "MK-ROOF-INST", "appealed"),
+    ("nino@demo.example", "Nino Beridze", "en", "UA-CABLE-LAY", "appeal_review"),
+    ("taras@demo.example", "Taras Melnyk", "uk", "RS-MCU-PROG", "appeal_dismissed"),
 ]
 # The path through the standard workflow to each state: (trigger, role that fires it).
 PATHS = {
@@ -48,12 +54,26 @@ PATHS["interview"] = [*PATHS["under_review"], ("schedule_interview", "assessor")
 PATHS["recommended"] = [*PATHS["under_review"], ("recommend", "assessor")]
 PATHS["awarded"] = [*PATHS["recommended"], ("award", "coordinator")]
 PATHS["partially_awarded"] = [*PATHS["recommended"], ("award_partially", "coordinator")]
-PATHS["not_awarded"] = [*PATHS["recommended"], ("refuse_award", "coordinator")]
+# Every "no award" recommendation is moderated by a second assessor before the decision.
+PATHS["moderation"] = [*PATHS["recommended"], ("send_to_moderation", "coordinator")]
+PATHS["moderation_disputed"] = [*PATHS["moderation"], ("disagree", "second_assessor")]
+PATHS["not_awarded"] = [*PATHS["moderation"], ("agree", "second_assessor"), ("refuse_award", "coordinator")]
+PATHS["appealed"] = [*PATHS["partially_awarded"], ("appeal", "candidate")]
+PATHS["appeal_review"] = [*PATHS["appealed"], ("start_appeal_review", "coordinator")]
+PATHS["appeal_dismissed"] = [*PATHS["appeal_review"], ("dismiss_appeal", "second_assessor")]
 PATHS["withdrawn"] = [("withdraw", "candidate")]
+#: How the assessor judges the outcomes on the way to a state: every one met unless said here.
+VERDICTS = {
+    "not_awarded": "none", "moderation": "none", "moderation_disputed": "none",
+    "partially_awarded": "some", "appealed": "some", "appeal_review": "some", "appeal_dismissed": "some",
+}
 REASONS = {
     "request_more_evidence": "Please add a photo or a letter that shows this work in practice.",
     "refuse_award": "The evidence does not yet show the outcomes; a practical test is recommended.",
     "withdraw": "I have moved to another city and will apply there.",
+    "disagree": "Two outcomes look met to me; the second reference letter shows them.",
+    "appeal": "The assessor did not see the video of my work on the building site.",
+    "dismiss_appeal": "The video was considered; it shows the work only in part.",
 }
 
 
@@ -82,6 +102,7 @@ def load() -> bool:
     db.session.flush()
     staff = {
         "assessor": _user("assessor@demo.example", "Iryna Shevchenko", "assessor", "uk", centre),
+        "second_assessor": _user("assessor2@demo.example", "Petar Nikolovski", "assessor", "en", centre),
         "coordinator": _user("coordinator@demo.example", "Davit Kapanadze", "coordinator", "en", centre),
         "admin": _user("admin@demo.example", "Admin", "admin", "en", centre),
     }
@@ -100,12 +121,29 @@ def _case_in_state(candidate: User, code: str, state: str, staff: dict[str, User
         _portfolio(case, candidate)
     actors = {"candidate": candidate, **staff}
     for trigger, role in path:
-        if trigger == "accept_for_review":
-            cases.assign_assessor(case.id, staff["assessor"].id, staff["coordinator"])
-        if trigger == "recommend":
-            _decide(case, staff["assessor"], target=state)
-        cases.fire(case.id, trigger, actors[role], REASONS.get(trigger))
+        before_step(case, trigger, state, actors)
+        cases.fire(case.id, trigger, actors[role], REASONS.get(trigger, "A reason given with the demo data."))
     return case
+
+
+def before_step(case: Case, trigger: str, target: str, people: dict[str, User]) -> None:
+    """What the people do before `trigger` is fired on the way to `target` (tests take the same paths).
+
+    `people` names the candidate, the assessor, a second assessor (moderator, reviewer of an appeal) and the
+    coordinator."""
+    if trigger == "accept_for_review":
+        cases.assign_assessor(case.id, people["assessor"].id, people["coordinator"])
+    elif trigger in ("recommend", "uphold_appeal"):
+        decide(case, people["assessor"] if trigger == "recommend" else people["second_assessor"], target)
+    elif trigger == "send_to_moderation":
+        moderation.assign_moderator(case.id, people["second_assessor"].id, people["coordinator"])
+    elif trigger in ("agree", "disagree"):
+        for index, claim in enumerate(cases.claimed(case)):
+            agrees = trigger == "agree" or index > 0
+            moderation.record_view(case.id, claim.outcome_id, people["second_assessor"], agrees,
+                                   None if agrees else REASONS["disagree"])
+    elif trigger == "start_appeal_review":
+        cases.assign_assessor(case.id, people["second_assessor"].id, people["coordinator"])
 
 
 def _portfolio(case: Case, candidate: User) -> None:
@@ -127,9 +165,11 @@ def _portfolio(case: Case, candidate: User) -> None:
     )
 
 
-def _decide(case: Case, assessor: User, target: str) -> None:
-    for index, claim in enumerate(case.claims):
-        verdict = "not_met" if target == "not_awarded" or (target == "partially_awarded" and index % 2 == 1) else "met"
+def decide(case: Case, assessor: User, target: str) -> None:
+    """A decision on every claimed outcome, as the way to `target` needs (see VERDICTS)."""
+    kind = VERDICTS.get(target, "all")
+    for index, claim in enumerate(cases.claimed(case)):
+        verdict = "not_met" if kind == "none" or (kind == "some" and index % 2 == 1) else "met"
         rationale = None if verdict == "met" else "The evidence does not show this outcome at work."
         assessment.record_decision(
             case.id,

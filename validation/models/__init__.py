@@ -1,6 +1,13 @@
 """All models, imported here so that metadata is complete wherever the package is imported."""
 
-from validation.models.assessment import OutcomeDecision
+from validation.models.assessment import (
+    ConflictDeclaration,
+    EvidenceDoubt,
+    EvidenceRequest,
+    Interview,
+    InterviewResult,
+    OutcomeDecision,
+)
 from validation.models.audit import AuditEvent
 from validation.models.awards import Award, AwardOutcome
 from validation.models.base import Base, utcnow
@@ -10,9 +17,11 @@ from validation.models.evidence import Blob, EvidenceItem, EvidenceLink, Referee
 from validation.models.intake import IntakeResponse
 from validation.models.mail import OutboundMessage
 from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
+from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
 
 __all__ = [
     "AccessCode",
+    "Appeal",
     "AuditEvent",
     "Award",
     "AwardOutcome",
@@ -23,12 +32,20 @@ __all__ = [
     "CaseClaim",
     "CaseTransition",
     "Centre",
+    "ConflictDeclaration",
     "ConsentRecord",
     "Credential",
+    "CredentialPolicy",
+    "EvidenceDoubt",
     "EvidenceItem",
     "EvidenceLink",
+    "EvidenceRequest",
     "IntakeResponse",
+    "Interview",
+    "InterviewResult",
     "LearningOutcome",
+    "Moderation",
+    "ModerationView",
     "OutboundMessage",
     "OutcomeDecision",
     "RefereeRequest",

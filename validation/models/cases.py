@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -54,6 +56,7 @@ class Case(Base):
         ),
         CheckConstraint("(outcome IS NULL) = (closed_at IS NULL)", name="closed_iff_outcome"),
         CheckConstraint("lock_version >= 1", name="lock_version_positive"),
+        CheckConstraint("moderator_id IS NULL OR moderator_id <> assessor_id", name="moderator_not_assessor"),
         # One open case per candidate and credential; closed ones stay for the record.
         Index(
             "uq_cases_open_candidate_credential",
@@ -75,6 +78,11 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str | None] = mapped_column(String(20))
     assessor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The second assessor moderating the current recommendation, while it is moderated.
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Decisions may be recorded now (the state allows a recommendation); kept in step by every transition
+    #: so that the database itself refuses a decision outside review (see the trigger on outcome_decisions).
+    decisions_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

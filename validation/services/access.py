@@ -13,7 +13,7 @@ def can_view_case(user: User, case: Case) -> bool:
     if user.role == "candidate":
         return case.candidate_id == user.id
     if user.role == "assessor":
-        return case.assessor_id == user.id
+        return user.id in (case.assessor_id, case.moderator_id)
     return user.role in ("coordinator", "admin")
 
 

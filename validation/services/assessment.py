@@ -12,8 +12,9 @@ from validation.models.assessment import VERDICTS
 from validation.services import access, audit
 from validation.services.errors import Conflict, Forbidden, Invalid
 
-# Decisions are open while the case can still be recommended: once it has left review, they are closed.
-DECISION_TRIGGER = "recommend"
+# Decisions are open while the case can still be recommended (in review, or in the review of an appeal):
+# once it has left review, they are closed.
+DECISION_TRIGGERS = frozenset({"recommend", "uphold_appeal"})
 
 
 def current_decisions(case_id: int) -> dict[int, OutcomeDecision]:
@@ -30,9 +31,10 @@ def current_decisions(case_id: int) -> dict[int, OutcomeDecision]:
 def decisions_open(case: Case) -> bool:
     from validation.services.cases import definition_for
 
-    if case.outcome is not None:
+    definition = definition_for(case)
+    if definition.state(case.state).outcome is not None:
         return False
-    return any(t.trigger == DECISION_TRIGGER for t in definition_for(case).triggers_from(case.state))
+    return any(t.trigger in DECISION_TRIGGERS for t in definition.triggers_from(case.state))
 
 
 def record_decision(
@@ -53,6 +55,8 @@ def record_decision(
     check_version(case, expected_version)
     if not decisions_open(case):
         raise Conflict("Decisions can only be recorded while the case is under review.")
+    if case.assessor_id != actor.id:
+        raise Forbidden("Only the assigned assessor records decisions.")
     claim = db.session.get(CaseClaim, (case.id, outcome_id))
     if claim is None or claim.self_assessment == "not_yet":
         raise Invalid("This learning outcome is not part of the case.")

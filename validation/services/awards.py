@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from validation.extensions import db
-from validation.models import Award, AwardOutcome, Case, User
+from validation.models import Award, AwardOutcome, Case, User, utcnow
 from validation.services import audit
 from validation.services.assessment import current_decisions
 from validation.services.cases import claimed
@@ -49,7 +49,21 @@ def issue(case: Case, actor: User) -> Award:
 
 
 def award_for_case(case_id: int) -> Award | None:
-    return db.session.execute(select(Award).where(Award.case_id == case_id)).scalar_one_or_none()
+    """The case's award in force (an award superseded after an appeal is kept, but not this one)."""
+    return db.session.execute(
+        select(Award).where(Award.case_id == case_id, Award.superseded_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def supersede(case: Case, actor: User) -> Award | None:
+    """A new decision on the case (after an upheld appeal) takes the earlier award out of force."""
+    award = award_for_case(case.id)
+    if award is None:
+        return None
+    award.superseded_at = utcnow()
+    db.session.flush()
+    audit.record("award.superseded", actor=actor, case=case, award_id=award.id)
+    return award
 
 
 def award_for(user: User, award_id: int) -> Award:
@@ -59,7 +73,7 @@ def award_for(user: User, award_id: int) -> Award:
         raise NotFound("There is no such award.")
     if user.role == "assessor":
         case = db.session.get(Case, award.case_id)
-        if case is None or case.assessor_id != user.id:
+        if case is None or user.id not in (case.assessor_id, case.moderator_id):
             raise Forbidden("This award is not from a case assigned to you.")
     return award
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 import workflows
 from validation.extensions import db
 from validation.models import (
+    Appeal,
     AuditEvent,
     Award,
     CandidateProfile,
@@ -19,12 +20,14 @@ from validation.models import (
     CaseTransition,
     EvidenceItem,
     EvidenceLink,
+    Moderation,
+    ModerationView,
     OutcomeDecision,
     RefereeRequest,
     UploadSession,
     User,
 )
-from validation.services import access, assessment, audit, awards, cases, evidence, intake
+from validation.services import access, appeals, assessment, audit, awards, cases, evidence, intake, moderation
 
 
 @dataclass
@@ -104,6 +107,16 @@ class CaseView:
     intake: tuple[object, object] | None = None
     #: Staff see the intake section (answered or not); candidates see their own on their home page.
     show_intake: bool = False
+    #: The moderation record of the latest recommendation, with the moderator's newest view per outcome.
+    moderation: Moderation | None = None
+    moderation_views: dict[int, ModerationView] = field(default_factory=dict)
+    #: Every moderation record of the case, oldest first (what the sampling rule said each time).
+    moderation_history: list[Moderation] = field(default_factory=list)
+    #: This user moderates the case's recommendation now.
+    is_moderator: bool = False
+    #: Appeals against the case's decisions, oldest first, and until when a new one may be lodged.
+    appeals: list[Appeal] = field(default_factory=list)
+    appeal_deadline: datetime | None = None
 
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
@@ -161,6 +174,9 @@ def build(user: User, case_id: int) -> CaseView:
     open_for_evidence = cases.evidence_open(case)
     decisions_open = assessment.decisions_open(case)
     acting = access.may_act_on_case(user, case)
+    current_moderation = moderation.current(case)
+    is_moderator = user.role == "assessor" and case.moderator_id == user.id
+    sees_decisions = moderation.may_see_decisions(user, case)
     return CaseView(
         case=case,
         definition=definition,
@@ -175,13 +191,20 @@ def build(user: User, case_id: int) -> CaseView:
         evidence_open=open_for_evidence,
         decisions_open=decisions_open,
         may_add_evidence=acting and user.role == "candidate" and open_for_evidence,
-        may_decide=acting and user.role == "assessor" and decisions_open,
-        may_assign=acting and user.role == "coordinator" and case.is_open,
+        may_decide=acting and user.role == "assessor" and decisions_open and case.assessor_id == user.id,
+        may_assign=acting and user.role == "coordinator" and (case.is_open or case.state == "appealed"),
         gaps=[c.claim.outcome.code for c in claims if not c.items and c.claim.self_assessment != "not_yet"],
         profile=db.session.get(CandidateProfile, case.candidate_id) if user.is_staff else None,
         message=_current_message(case, [t for t in transitions if t.reason]),
-        show_decisions=user.role != "candidate" or not case.is_open
-        or (open_for_evidence and case.submission_round > 1),
+        show_decisions=sees_decisions and (
+            user.role != "candidate" or not case.is_open or (open_for_evidence and case.submission_round > 1)
+        ),
+        moderation=current_moderation,
+        moderation_views=moderation.latest_views(current_moderation) if current_moderation else {},
+        moderation_history=moderation.history(case.id),
+        is_moderator=is_moderator,
+        appeals=appeals.appeals_of(case.id),
+        appeal_deadline=appeals.deadline(case),  # type: ignore[arg-type]
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
         referee_requests=list(

@@ -24,7 +24,7 @@ from validation.models import (
 )
 from validation.models.cases import SELF_ASSESSMENT
 from validation.services import access, audit, profiles
-from validation.services.assessment import current_decisions
+from validation.services.assessment import DECISION_TRIGGERS, current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.definition import top_level_line
 
@@ -157,6 +157,8 @@ def facts(case: Case) -> workflows.CaseFacts:
             )
         ).scalar_one()
     decisions = current_decisions(case.id)
+    from validation.services import appeals, moderation
+
     return workflows.CaseFacts(
         state=case.state,
         claimed_outcomes=tuple(claims.values()),
@@ -165,6 +167,8 @@ def facts(case: Case) -> workflows.CaseFacts:
         decisions={claims[o]: d.verdict for o, d in decisions.items() if o in claims},
         items_since_request=int(since_request),
         unclaimed_outcomes=tuple(c.outcome.code for c in case.claims if c.self_assessment == "not_yet"),
+        **moderation.facts_for(case),  # type: ignore[arg-type]
+        **appeals.facts_for(case),  # type: ignore[arg-type]
     )
 
 
@@ -194,6 +198,7 @@ def fire(
     destination = registry().fire(
         case.workflow_key, case.workflow_version, facts(case), trigger, actor.role, reason
     )
+    _check_assessor(case, trigger, actor)
     _apply(case, definition, source, destination, actor)
     sequence = db.session.execute(
         select(func.count(CaseTransition.id)).where(CaseTransition.case_id == case.id)
@@ -218,18 +223,36 @@ def fire(
         trigger=trigger,
         with_reason=reason is not None,
     )
-    if case.outcome in ("awarded", "partially_awarded"):
-        from validation.services import awards
+    from validation.services import appeals, awards, moderation
 
-        awards.issue(case, actor)
+    if definition.state(destination).outcome is not None:
+        # A new decision: an award from an earlier one (before an upheld appeal) is no longer in force.
+        awards.supersede(case, actor)
+        if case.outcome in ("awarded", "partially_awarded"):
+            awards.issue(case, actor)
+    moderation.after_transition(case, trigger, source, destination, actor)
+    appeals.after_transition(case, trigger, source, reason, actor)
     return case
+
+
+def _check_assessor(case: Case, trigger: str, actor: User) -> None:
+    """Among assessors, the moderator fires the moderation's transitions and the assigned assessor the rest."""
+    from validation.services.moderation import MODERATOR_TRIGGERS
+
+    if actor.role != "assessor":
+        return
+    if trigger in MODERATOR_TRIGGERS:
+        if case.moderator_id != actor.id:
+            raise Forbidden("Only the moderator of this case agrees or disagrees with its recommendation.")
+    elif case.assessor_id != actor.id:
+        raise Forbidden("This case is not assigned to you.")
 
 
 def _apply(case: Case, definition: workflows.Definition, source: str, destination: str, actor: User) -> None:
     now = utcnow()
     was_open = definition.state(source).evidence_open
     target = definition.state(destination)
-    if was_open and not target.evidence_open and not target.terminal:
+    if was_open and not target.evidence_open and not target.closes:
         # Handing the portfolio in freezes every item of this round.
         for item in db.session.execute(
             select(EvidenceItem).where(EvidenceItem.case_id == case.id, EvidenceItem.submitted_at.is_(None))
@@ -242,12 +265,21 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
     case.state = destination
     case.state_entered_at = now
     case.due_at = now + timedelta(days=target.sla_days) if target.sla_days and not target.terminal else None
-    if target.terminal:
+    if target.outcome is not None:
         case.outcome = target.outcome
         case.closed_at = now
-        if target.outcome in ("awarded", "partially_awarded"):
-            case.awarded_at = now
-            case.awarded_by_id = actor.id
+        awarding = target.outcome in ("awarded", "partially_awarded")
+        case.awarded_at = now if awarding else None
+        case.awarded_by_id = actor.id if awarding else None
+    elif not target.keeps_outcome and case.outcome is not None:
+        # An upheld appeal: the case is open again until its new decision.
+        case.outcome = None
+        case.closed_at = None
+        case.awarded_at = None
+        case.awarded_by_id = None
+    case.decisions_open = target.outcome is None and any(
+        t.trigger in DECISION_TRIGGERS for t in definition.triggers_from(destination)
+    )
     _touch(case)
 
 
@@ -292,13 +324,15 @@ def assign_assessor(case_id: int, assessor_id: int, actor: User, expected_versio
         raise Forbidden("Only coordinators assign assessors.")
     case = access.case_to_act_on(actor, case_id)
     check_version(case, expected_version)
-    if not case.is_open:
+    if not case.is_open and case.state != "appealed":
         raise Conflict("This case is closed; it can no longer be assigned.")
     assessor = db.session.get(User, assessor_id)
     if assessor is None or assessor.role != "assessor" or not assessor.active:
         raise Invalid("Choose an active assessor.")
     if case.candidate_id == assessor.id:
         raise Invalid("A person cannot assess their own case.")
+    if case.moderator_id == assessor.id:
+        raise Invalid("The moderator of this case cannot also be its assessor.")
     previous = case.assessor_id
     if previous == assessor.id:
         return case

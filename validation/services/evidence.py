@@ -20,7 +20,7 @@ from validation.extensions import db
 from validation.models import Blob, Case, EvidenceItem, EvidenceLink, UploadSession, User, utcnow
 from validation.services import access, audit, profiles
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
-from validation.storage import BlobStore, ContentRefused, EmptyFile, TooLarge, inspect
+from validation.storage import BlobStore, ContentRefused, EmptyFile, ReceivingFile, TooLarge, inspect
 from validation.storage.inspect import N_
 
 MB = 1024 * 1024
@@ -53,6 +53,12 @@ def file_too_large(limit: int) -> LimitReached:
 
 def store() -> BlobStore:
     return BlobStore(current_app.config["EVIDENCE_DIR"])
+
+
+def receiving_file() -> ReceivingFile:
+    """Where a form's file part is written as it arrives: in the store, hashed on the way, so that keeping
+    it is a rename. It keeps nothing past the per-file limit, and is removed when closed unless stored."""
+    return store().receiving_file(int(current_app.config["MAX_FILE_BYTES"]))
 
 
 def _case_open_for_evidence(
@@ -264,7 +270,8 @@ def store_file(
 ) -> EvidenceItem:
     """Store the bytes (streamed, hashed, atomic), check their type, then write the row and its audit.
 
-    `source` is the form's stream, or the finished file of a resumable upload (`upload_id`), which is
+    `source` is the form's file as it was received into the store (`receiving_file`), any other stream, or
+    the finished file of a resumable upload (`upload_id`), which is
     moved into the store instead of copied; that upload's announced length no longer counts as pending.
     The case must already be checked (`_case_open_for_evidence`), and the outcomes too."""
     blobs = store()
@@ -272,6 +279,8 @@ def store_file(
     try:
         if isinstance(source, Path):
             stored = blobs.put_file(source, limit, check=inspect)
+        elif isinstance(source, ReceivingFile):
+            stored = blobs.put_received(source, check=inspect)
         else:
             stored = blobs.put(source, limit, check=inspect)
     except TooLarge:

@@ -35,6 +35,7 @@ from validation.extensions import db
 from validation.models import Case, UploadSession, User, utcnow
 from validation.services import audit, evidence
 from validation.services.errors import Conflict, Invalid, NotFound, ServiceError
+from validation.storage import Writeback
 from validation.storage.blobs import fsync_dir as _fsync_dir
 from validation.storage.inspect import N_
 
@@ -259,17 +260,20 @@ def received_now(upload_id: str) -> int | None:
 def write_part(handle: BinaryIO, offset: int, stream: BinaryIO, room: int) -> int:
     """Write the stream at `offset` of the locked part file, at most `room` bytes, and make it durable.
 
-    Bytes past `offset` are from a request whose offset was never committed: they are written over.
+    Bytes past `offset` are from a request whose offset was never committed: they are written over. The
+    disk is asked to write as the bytes come (`Writeback`), so the closing fsync has little left to do.
     A stream that ends early (a broken connection) leaves what arrived, to be committed and kept."""
     handle.truncate(offset)
     handle.seek(offset)
     written = 0
+    writeback = Writeback(handle.fileno(), offset)
     while block := stream.read(COPY_CHUNK):
         written += len(block)
         if written > room:
             handle.truncate(offset)
             raise Invalid("The upload sent more bytes than the file it announced.")
         handle.write(block)
+        writeback.wrote(offset + written, handle.flush)
     handle.flush()
     os.fsync(handle.fileno())
     return written

@@ -11,7 +11,9 @@ from validation.models import User
 def register(app: Flask, login_manager: LoginManager) -> None:
     from validation.services import accounts
     from validation.web import admin, assessor, auth, candidate, cases, coordinator, errors, public, security, uploads
+    from validation.web.requests import AppRequest
 
+    app.request_class = AppRequest
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -27,6 +29,10 @@ def register(app: Flask, login_manager: LoginManager) -> None:
     from validation.web import referees
 
     app.register_blueprint(referees.bp)
+    from validation.web import evidence_requests, interviews, quality, review
+
+    for blueprint in (quality.bp, review.bp, interviews.bp, evidence_requests.bp):
+        app.register_blueprint(blueprint)
     from validation.web import i18n
     from validation.web.timeline import describe
 

@@ -10,7 +10,7 @@ from forms.common import ConfirmForm
 from forms.intake import build_form
 from forms.profile import ProfileForm
 from validation.extensions import db
-from validation.services import awards, case_view, cases, catalog, intake, profiles
+from validation.services import awards, case_view, cases, catalog, evidence_requests, intake, interviews, profiles
 from validation.services.errors import Invalid
 from validation.web.i18n import current_language
 from validation.web.roles import roles_required
@@ -37,9 +37,17 @@ NEXT_STEPS = {
 @bp.get("/my")
 @roles_required("candidate")
 def home():  # type: ignore[no-untyped-def]
+    """Per case: where it stands, what to do next, what the assessor asked for and any appointment to come.
+
+    The requests and appointments of all cases come in one query each, so the page costs the same for one
+    case or many."""
+    cards = case_view.cards_for(current_user)
+    mine = [card.case for card in cards]
     return render_template(
         "candidate/home.html",
-        cards=case_view.cards_for(current_user),
+        cards=cards,
+        requests=evidence_requests.open_requests_of(mine),
+        appointments=interviews.upcoming_of(mine),
         next_steps=NEXT_STEPS,
         awards=awards.awards_of(current_user),
         intake_answered=intake.latest_for(current_user.id) is not None,

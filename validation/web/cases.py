@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
 from validation.extensions import db
-from validation.services import access, accounts, assessment, case_view, cases, evidence
+from validation.services import access, accounts, assessment, case_view, cases, evidence, review
 from validation.services.errors import ServiceError
 from validation.web.errors import TITLES
 from validation.web.roles import roles_required
@@ -55,7 +55,13 @@ def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: igno
 @bp.get("/<int:case_id>")
 @login_required
 def show(case_id: int):  # type: ignore[no-untyped-def]
-    return _render(case_view.build(current_user, case_id))
+    if current_user.role == "assessor" and review.needs_declaration(
+        current_user, access.case_for(current_user, case_id)
+    ):
+        # An assessor or moderator says whether they know the candidate before seeing the portfolio.
+        return redirect(url_for("review.declaration", case_id=case_id))
+    view = case_view.build(current_user, case_id)
+    return _render(view, review_panel=review.panel(current_user, view))
 
 
 @bp.post("/<int:case_id>/evidence")

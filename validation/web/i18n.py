@@ -26,8 +26,11 @@ def current_language() -> str:
     return str(get_locale() or "en")
 
 
-def _value(text: str) -> str:
-    """A placeholder value: a label or a comma list of roles is translated part by part; codes stay."""
+def _value(text: object) -> object:
+    """A placeholder value: a label or a comma list of roles is translated part by part; codes stay, and so
+    do numbers (a number of days, say)."""
+    if not isinstance(text, str):
+        return text
     return ", ".join(gettext(part) if part else part for part in text.split(", "))
 
 

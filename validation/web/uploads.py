@@ -206,7 +206,7 @@ def append(upload_id: str):  # type: ignore[no-untyped-def]
     if request.content_length is not None and request.content_length > room:
         abort(_plain(413, _("The upload sent more bytes than the file it announced.")))
     _release_database()
-    body = _Arriving(request.stream)
+    body = _Arriving(request.environ, request.stream, request.content_length)
     with uploads.part_lock(upload_id) as part:
         written = 0
         if part is not None:
@@ -243,20 +243,32 @@ def _release_database() -> None:
 
 class _Arriving:
     """The request body as it arrives; a broken connection ends it early instead of raising, so that
-    what did arrive is kept (and the client resumes after it)."""
+    what did arrive is kept (and the client resumes after it).
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
+    With a Content-Length (what every tus client sends) the WSGI input is read directly, never past that
+    length: werkzeug's guard around it copies each block twice more, a quarter of the time a chunk takes
+    on a fast disk. A chunked body goes through werkzeug's guard (`request.stream`), which knows where
+    such a body ends."""
+
+    def __init__(self, environ: dict[str, object], stream: BinaryIO, length: int | None) -> None:
+        self.stream: BinaryIO = environ["wsgi.input"] if length is not None else stream  # type: ignore[assignment]
+        self.left = length
         self.interrupted = False
 
     def read(self, size: int) -> bytes:
-        if self.interrupted:
+        if self.interrupted or self.left == 0:
             return b""
         try:
-            return self.stream.read(size)
-        except ClientDisconnected:
-            self.interrupted = True
+            data = self.stream.read(size if self.left is None else min(size, self.left))
+        except (ClientDisconnected, OSError, ValueError):
+            data = b""
+        if not data:
+            # A body of known length that ends early is a broken connection; a chunked one just ended.
+            self.interrupted = self.left is not None
             return b""
+        if self.left is not None:
+            self.left -= len(data)
+        return data
 
 
 @bp.route("/uploads/<upload_id>", methods=["DELETE"])
