@@ -214,6 +214,14 @@ def upgrade():
     with op.batch_alter_table('moderation_views', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_moderation_views_moderation_id'), ['moderation_id'], unique=False)
 
+    # A decision recorded while an appeal is reviewed belongs to that appeal: if the appeal is dismissed, the
+    # decisions appealed against stay the case's current ones.
+    with op.batch_alter_table('outcome_decisions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('appeal_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f('fk_outcome_decisions_appeal_id_appeals'), 'appeals', ['appeal_id'], ['id']
+        )
+
     with op.batch_alter_table('awards', schema=None) as batch_op:
         batch_op.add_column(sa.Column('superseded_at', validation.models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.drop_constraint(batch_op.f('uq_awards_case_id'), type_='unique')
@@ -261,6 +269,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_moderation_views_moderation_id'))
 
     op.drop_table('moderation_views')
+    with op.batch_alter_table('outcome_decisions', schema=None) as batch_op:
+        batch_op.drop_column('appeal_id')
     with op.batch_alter_table('interview_results', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_interview_results_interview_id'))
 

@@ -772,13 +772,6 @@ def test_random_people_acting_on_a_case_keep_every_rule(backend: str, databases:
     print(f"\n[{backend}, {group}] reached:", dict(sorted(REACHED.items())))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an appeal's reviewer can record new decisions in appeal_review and then dismiss the appeal; the "
-    "award appealed against stays in force, but the reviewer's decisions become the case's current ones "
-    "(assessment.current_decisions, the case page), so they contradict the award. dismiss_appeal has no guard, "
-    "and nothing sets the standing decisions back.",
-)
 def test_a_dismissed_appeal_leaves_the_decisions_its_award_rests_on(ctx: Flask) -> None:
     """"The appeal is dismissed: the decision stands" (appeals.py). Then what the case shows as decided must be
     what the award in force certifies."""

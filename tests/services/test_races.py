@@ -20,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from flask import Flask
-from sqlalchemy.orm.exc import StaleDataError
 
 import workflows
 from tests import factories
@@ -390,14 +389,6 @@ def test_two_decisions_without_a_version_are_both_kept(app: Flask) -> None:
 
 
 @postgres_only
-@pytest.mark.xfail(
-    strict=True,
-    raises=StaleDataError,
-    reason="BUG: access.case_for(lock=True) re-selects the case FOR UPDATE without populate_existing, so a case "
-    "the request already loaded (the decide, assign, self-assessment and moderation views build the case page "
-    "first) keeps its old attributes: check_version passes on the old lock_version and the flush fails with "
-    "StaleDataError (HTTP 500) instead of Conflict (409).",
-)
 def test_a_page_built_in_the_same_request_is_still_told_the_case_changed(app: Flask) -> None:
     """As the decide view does: build the case page (which loads the case), then record the decision with the
     version the form carried. Two such requests at once: the second must be told that the case changed."""

@@ -221,6 +221,15 @@ def test_a_dismissed_appeal_leaves_the_decision_and_its_award_in_force(world):
     assert world.counts() == before
 
     reviewer = world.client("other_assessor")
+    # The reviewer first doubts an outcome the award certifies, then dismisses the appeal after all.
+    with world.app.app_context():
+        certified = sorted(o.outcome_id for o in awards.award_for_case(case_id).outcomes)
+        standing = assessment.current_decisions(case_id)[certified[0]]
+        standing_id = standing.id
+    doubt = "Only part of it is shown."
+    assert post(reviewer, f"/cases/{case_id}/decisions", {
+        "outcome_id": str(certified[0]), "verdict": "more_evidence", "rationale": doubt,
+        "version": str(world.case(case_id).lock_version)}).status_code == 302
     reason = "The video was considered; it shows the work only in part."
     assert world.fire(reviewer, case_id, "dismiss_appeal", reason).status_code == 302
     assert world.case(case_id).state == "appeal_dismissed"
@@ -230,7 +239,13 @@ def test_a_dismissed_appeal_leaves_the_decision_and_its_award_in_force(world):
     (appeal,) = world.appeals(case_id)
     assert (appeal.status, appeal.result_reason) == ("dismissed", reason)
 
+    # The decisions the award rests on are the current ones again; the reviewer's stays on record.
+    with world.app.app_context():
+        current = assessment.current_decisions(case_id)
+        assert current[certified[0]].id == standing_id and current[certified[0]].verdict == "met"
     page = text(world.client("candidate").get(f"/cases/{case_id}"))
+    assert "The reviewer's decisions" in page and doubt in page
+    assert "these are on record only: the decisions appealed against stay in force" in page
     assert "Against the decision Partially awarded" in page and number in page
     assert "dismissed: the decision stands" in page and reason in page
     assert "View the certificate" in page

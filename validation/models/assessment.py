@@ -48,6 +48,9 @@ class OutcomeDecision(Base):
     criteria_met: Mapped[list[int]] = mapped_column(JSON, default=list)
     submission_round: Mapped[int] = mapped_column(Integer)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set when recorded in the review of an appeal: if that appeal is dismissed, this decision stays on
+    #: record as the reviewer's judgement, but the decision appealed against remains the current one.
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
 
     assessor: Mapped[User] = relationship()
 

@@ -26,7 +26,9 @@ def case_for(user: User, case_id: int, *, lock: bool = False) -> Case:
     """The case if this user may see it. Candidates get 404 for others' cases, so ids reveal nothing."""
     statement = select(Case).where(Case.id == case_id)
     if lock and db.session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
+        # The row as it is once locked: a case this request loaded earlier (to build its page, say) would
+        # otherwise keep the attributes it was read with, and a version check would pass on a stale one.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     case = db.session.execute(statement).scalar_one_or_none()
     if case is None:
         raise NotFound("There is no such case.")

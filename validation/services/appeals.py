@@ -16,7 +16,7 @@ from sqlalchemy import select
 from validation.extensions import db
 from validation.models import Appeal, Award, Case, OutcomeDecision, User, utcnow
 from validation.models.quality import OPEN_APPEAL
-from validation.services import audit
+from validation.services import assessment, audit
 from validation.services.errors import Conflict
 
 DECISION_STATES = ("awarded", "partially_awarded", "not_awarded")
@@ -60,7 +60,9 @@ def decisions_appealed(appeals: Sequence[Appeal]) -> dict[int, dict[int, Outcome
     if not lodged:
         return {}
     decisions = db.session.execute(
-        select(OutcomeDecision).where(OutcomeDecision.case_id == appeals[0].case_id).order_by(OutcomeDecision.id)
+        select(OutcomeDecision)
+        .where(OutcomeDecision.case_id == appeals[0].case_id, assessment.standing())
+        .order_by(OutcomeDecision.id)
     ).scalars().all()
     result: dict[int, dict[int, OutcomeDecision]] = {}
     for appeal_id, moment in lodged.items():
@@ -69,6 +71,22 @@ def decisions_appealed(appeals: Sequence[Appeal]) -> dict[int, dict[int, Outcome
             if decision.decided_at <= moment:
                 standing[decision.outcome_id] = decision
         result[appeal_id] = standing
+    return result
+
+
+def review_decisions(appeals: Sequence[Appeal]) -> dict[int, dict[int, OutcomeDecision]]:
+    """Per appeal (of one case), the newest decision its reviewer recorded on each outcome, in one query. After
+    a dismissal they are on record only: the decisions appealed against stay in force."""
+    if not appeals:
+        return {}
+    result: dict[int, dict[int, OutcomeDecision]] = {}
+    for decision in db.session.execute(
+        select(OutcomeDecision)
+        .where(OutcomeDecision.appeal_id.in_([a.id for a in appeals]))
+        .order_by(OutcomeDecision.id)
+    ).scalars():
+        assert decision.appeal_id is not None
+        result.setdefault(decision.appeal_id, {})[decision.outcome_id] = decision
     return result
 
 

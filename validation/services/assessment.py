@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from validation.extensions import db
-from validation.models import Case, CaseClaim, OutcomeDecision, User, utcnow
+from validation.models import Appeal, Case, CaseClaim, OutcomeDecision, User, utcnow
 from validation.models.assessment import VERDICTS
 from validation.services import access, audit
 from validation.services.errors import Conflict, Forbidden, Invalid
@@ -17,11 +17,19 @@ from validation.services.errors import Conflict, Forbidden, Invalid
 DECISION_TRIGGERS = frozenset({"recommend", "uphold_appeal"})
 
 
+def standing() -> ColumnElement[bool]:
+    """The decisions that can be a case's current ones: all but those recorded in the review of an appeal
+    that was dismissed. Those stay on record as the reviewer's judgement, but a dismissed appeal leaves the
+    decision appealed against (and the award it rests on) in force."""
+    dismissed = select(Appeal.id).where(Appeal.status == "dismissed")
+    return or_(OutcomeDecision.appeal_id.is_(None), OutcomeDecision.appeal_id.not_in(dismissed))
+
+
 def current_decisions(case_id: int) -> dict[int, OutcomeDecision]:
-    """The newest decision per outcome of a case."""
+    """The newest standing decision per outcome of a case."""
     newest = (
         select(func.max(OutcomeDecision.id))
-        .where(OutcomeDecision.case_id == case_id)
+        .where(OutcomeDecision.case_id == case_id, standing())
         .group_by(OutcomeDecision.outcome_id)
     )
     rows = db.session.execute(select(OutcomeDecision).where(OutcomeDecision.id.in_(newest))).scalars()
@@ -46,7 +54,8 @@ def record_decision(
     criteria_met: Sequence[int] = (),
     expected_version: int | None = None,
 ) -> OutcomeDecision:
-    """Record the assessor's judgement of one claimed outcome."""
+    """Record the assessor's judgement of one claimed outcome (in an appeal's review, as part of it)."""
+    from validation.services.appeals import open_appeal
     from validation.services.cases import check_version
 
     if actor.role != "assessor":
@@ -78,6 +87,9 @@ def record_decision(
         criteria_met=criteria,
         submission_round=case.submission_round,
     )
+    appeal = open_appeal(case.id)
+    if appeal is not None and appeal.status == "in_review":
+        decision.appeal_id = appeal.id
     db.session.add(decision)
     case.updated_at = utcnow()
     db.session.flush()

@@ -260,7 +260,7 @@ class _DeskFacts:
             declared[case_id] = has_conflict  # the newest wins
         newest = (
             select(func.max(OutcomeDecision.id))
-            .where(OutcomeDecision.case_id.in_(ids))
+            .where(OutcomeDecision.case_id.in_(ids), assessment.standing())
             .group_by(OutcomeDecision.case_id, OutcomeDecision.outcome_id)
         )
         verdicts: dict[int, dict[int, str]] = defaultdict(dict)

@@ -49,6 +49,8 @@ class QualityPanel:
     awards: list[Award] = field(default_factory=list)
     #: Per appeal, the decision on each outcome it was lodged against.
     appealed_decisions: dict[int, dict[int, OutcomeDecision]] = field(default_factory=dict)
+    #: Per appeal, the decisions its reviewer recorded (only on record once the appeal is dismissed).
+    review_decisions: dict[int, dict[int, OutcomeDecision]] = field(default_factory=dict)
     #: The candidate may lodge an appeal now.
     appeal_open: bool = False
     #: For the coordinator of an appealed case: who decided it before (none of them may review it).
@@ -123,6 +125,7 @@ def quality_panel(view: case_view.CaseView) -> QualityPanel:
         panel.all_views_given = all(outcome_id in given for outcome_id, _code in panel.outcomes)
     panel.awards = appeals.awards_of_case(case.id)
     panel.appealed_decisions = appeals.decisions_appealed(view.appeals)
+    panel.review_decisions = appeals.review_decisions(view.appeals)
     panel.appeal_open = appeals.may_still_appeal(case)
     if role == "coordinator" and case.state == "appealed":
         panel.deciders = appeals.deciders(case)
