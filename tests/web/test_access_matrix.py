@@ -83,6 +83,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # cases
     ("cases.show", "GET"): row(LOGIN, 200, 404, 200, 403, 200, 200),
     ("cases.evidence_file", "GET"): row(LOGIN, 200, 404, 200, 403, 200, 200),
+    # The item is a text file: no picture of it is made, for those who may see it (404), others as above.
+    ("cases.evidence_preview", "GET"): row(LOGIN, 404, 404, 404, 403, 404, 404),
     # The owner may add evidence, but the empty form is incomplete (422); staff never add evidence.
     ("cases.add_evidence", "POST"): row(LOGIN, 422, 404, 403, 403, 403, 403),
     # withdraw with the page's version but no reason: the owner and the coordinator may withdraw but must

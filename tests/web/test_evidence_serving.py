@@ -46,6 +46,7 @@ class Served:
     case_id: int
     items: dict[str, int]
     other_case_item: int
+    outcome_id: int
 
     def url(self, key: str, case_id: int | None = None) -> str:
         return f"/cases/{case_id or self.case_id}/evidence/{self.items[key]}/file"
@@ -73,8 +74,9 @@ def served(app: Flask) -> Served:
         other_case = cases.open_case(other, credential.id)
         other_item = evidence.add_file(other_case.id, other, "Weld", io.BytesIO(PNG), "weld.png",
                                        [other_case.claims[0].outcome_id]).id
+        factories.declare_no_conflict(case)
         db.session.commit()
-        return Served(app, case.id, items, other_item)
+        return Served(app, case.id, items, other_item, outcomes[0])
 
 
 @pytest.mark.parametrize("key", list(FILES))
@@ -140,6 +142,26 @@ def test_who_may_see_the_files(served, email, status):
             assert FILES[key][0][:64] not in response.data
 
 
+def test_an_assessor_declares_before_seeing_any_file(app, served):
+    """Before saying whether they know the candidate, an assessor newly on the case gets no file either."""
+    from validation.models import Case, User
+    from validation.services import cases as case_service
+
+    with app.app_context():
+        case = db.session.get(Case, served.case_id)
+        newcomer = db.session.execute(
+            db.select(User).where(User.email == "other-assessor@test.example")).scalar_one()
+        coordinator = db.session.execute(
+            db.select(User).where(User.email == "coordinator@test.example")).scalar_one()
+        case_service.assign_assessor(case.id, newcomer.id, coordinator)
+        db.session.commit()
+    client = served.client("other-assessor@test.example")
+    for url in (served.url("pdf"), _preview(served, "pdf")):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"] == f"/cases/{served.case_id}/declaration"
+
+
 def test_a_visitor_is_asked_to_sign_in(served):
     response = served.client(None).get(served.url("pdf"))
     assert response.status_code == 302 and "/login" in response.headers["Location"]
@@ -149,3 +171,96 @@ def test_an_item_is_found_only_under_its_own_case(served):
     owner = served.client("candidate@test.example")
     assert owner.get(f"/cases/{served.case_id}/evidence/{served.other_case_item}/file").status_code == 404
     assert served.client("third@test.example").get(served.url("png")).status_code == 404
+
+
+# --- the first page of a PDF, shown in place ------------------------------------------------------------
+
+
+def _preview(served: Served, key: str, case_id: int | None = None) -> str:
+    return served.url(key, case_id).removesuffix("/file") + "/preview"
+
+
+def a4_pdf_with_a_black_square() -> bytes:
+    """An A4 page (595 x 842 points) with a black square whose lower left corner is at (100, 100), 200 wide."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(595, 842)
+    content = DecodedStreamObject()
+    content.set_data(b"0 0 0 rg 100 100 200 200 re f")
+    page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_pdf_is_shown_in_place_as_a_picture_of_its_first_page(app, served):
+    from PIL import Image
+
+    from validation.models import User
+
+    with app.app_context():
+        owner = db.session.execute(db.select(User).where(User.email == "candidate@test.example")).scalar_one()
+        item = evidence.add_file(served.case_id, owner, "Work record", io.BytesIO(a4_pdf_with_a_black_square()),
+                                 "record.pdf", [served.outcome_id])
+        db.session.commit()
+        served.items["a4"] = item.id
+    client = served.client("assessor@test.example")
+    page = client.get(f"/cases/{served.case_id}").get_data(as_text=True)
+    assert f'src="{_preview(served, "a4")}"' in page  # in the case page, behind "Show the first page"
+    response = client.get(_preview(served, "a4"))
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == PAGE_CSP
+    assert "no-store" in response.headers["Cache-Control"]
+    with Image.open(io.BytesIO(response.data)) as picture:
+        assert picture.format == "PNG" and picture.size == (900, 1274)  # A4, drawn at the preview width
+        scale = 900 / 595
+        inside = (int(200 * scale), picture.height - int(200 * scale))  # the square's middle, y from the top
+        outside = (int(450 * scale), int(100 * scale))
+        assert picture.convert("L").getpixel(inside) < 20 and picture.convert("L").getpixel(outside) > 235
+    # Drawn once: the second request serves the same picture from the store.
+    again = client.get(_preview(served, "a4"))
+    assert again.status_code == 200 and again.data == response.data
+    # A small page is drawn at most four times its size.
+    with Image.open(io.BytesIO(client.get(_preview(served, "pdf")).data)) as small:
+        assert small.size == (800, 800)
+
+
+@pytest.mark.parametrize(
+    ("email", "status"),
+    [
+        ("candidate@test.example", 200),
+        ("coordinator@test.example", 200),
+        ("other-candidate@test.example", 404),
+        ("other-assessor@test.example", 403),
+    ],
+)
+def test_the_preview_is_for_those_who_may_see_the_file(served, email, status):
+    assert served.client(email).get(_preview(served, "pdf")).status_code == status
+
+
+def test_only_a_pdf_has_a_preview(served):
+    client = served.client("candidate@test.example")
+    for key in ("png", "mp4", "text", "docx"):
+        assert client.get(_preview(served, key)).status_code == 404, key
+    assert served.client(None).get(_preview(served, "pdf")).status_code == 302
+
+
+def test_a_pdf_that_cannot_be_drawn_has_no_preview_and_stays_downloadable(app, served):
+    from validation.models import EvidenceItem
+
+    with app.app_context():
+        item = db.session.get(EvidenceItem, served.items["pdf"])
+        stored = evidence.store().path_for(item.blob.sha256)
+    original = stored.read_bytes()
+    stored.write_bytes(b"%PDF-1.4\n" + b"\x00" * 64)  # as if the file could no longer be read as a PDF
+    try:
+        client = served.client("assessor@test.example")
+        refused = client.get(_preview(served, "pdf"))
+        assert refused.status_code == 404
+        assert "cannot be shown as a picture" in refused.get_data(as_text=True)
+        assert client.get(served.url("pdf")).status_code == 200
+    finally:
+        stored.write_bytes(original)

@@ -20,7 +20,7 @@ from validation.extensions import db
 from validation.models import Blob, Case, EvidenceItem, EvidenceLink, UploadSession, User, utcnow
 from validation.services import access, audit, profiles
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
-from validation.storage import BlobStore, ContentRefused, EmptyFile, ReceivingFile, TooLarge, inspect
+from validation.storage import BlobStore, ContentRefused, EmptyFile, ReceivingFile, TooLarge, inspect, previews
 from validation.storage.inspect import N_
 
 MB = 1024 * 1024
@@ -324,3 +324,19 @@ def item_for(user: User, case_id: int, item_id: int) -> EvidenceItem:
     if item is None or item.case_id != case.id:
         raise NotFound("There is no such evidence item.")
     return item
+
+
+#: What a preview of the first page is made of; other files are shown as they are, or not at all.
+PREVIEWED_TYPES = frozenset({"application/pdf"})
+
+
+def preview_for(user: User, case_id: int, item_id: int) -> Path:
+    """A picture of the first page of a PDF item, for those who may see the item (drawn on first request)."""
+    item = item_for(user, case_id, item_id)
+    if item.blob is None or item.media_type not in PREVIEWED_TYPES:
+        raise NotFound("This evidence has no preview.")
+    blobs = store()
+    try:
+        return previews.first_page_png(blobs.path_for(item.blob.sha256), blobs.root, item.blob.sha256)
+    except previews.NoPreview as exc:
+        raise NotFound("This document cannot be shown as a picture: open the file instead.") from exc

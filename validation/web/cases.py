@@ -7,6 +7,7 @@ import uuid
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
 from validation.extensions import db
@@ -52,14 +53,21 @@ def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: igno
     return render_template("cases/case.html", view=view, **forms), status
 
 
-@bp.get("/<int:case_id>")
-@login_required
-def show(case_id: int):  # type: ignore[no-untyped-def]
+def _declaration_first(case_id: int) -> Response | None:
+    """An assessor or moderator says whether they know the candidate before seeing the portfolio: the case
+    page and every file in it send them to the declaration until then."""
     if current_user.role == "assessor" and review.needs_declaration(
         current_user, access.case_for(current_user, case_id)
     ):
-        # An assessor or moderator says whether they know the candidate before seeing the portfolio.
         return redirect(url_for("review.declaration", case_id=case_id))
+    return None
+
+
+@bp.get("/<int:case_id>")
+@login_required
+def show(case_id: int):  # type: ignore[no-untyped-def]
+    if (first := _declaration_first(case_id)) is not None:
+        return first
     view = case_view.build(current_user, case_id)
     return _render(view, review_panel=review.panel(current_user, view))
 
@@ -122,6 +130,8 @@ MEDIA_CSP = EVIDENCE_CSP + " allow-same-origin"
 @bp.get("/<int:case_id>/evidence/<int:item_id>/file")
 @login_required
 def evidence_file(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
+    if (first := _declaration_first(case_id)) is not None:
+        return first
     item = evidence.item_for(current_user, case_id, item_id)
     if item.blob is None:
         abort(404)
@@ -138,6 +148,21 @@ def evidence_file(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
     )
     media = (item.media_type or "").startswith(("audio/", "video/"))
     response.headers["Content-Security-Policy"] = MEDIA_CSP if media else EVIDENCE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<int:case_id>/evidence/<int:item_id>/preview")
+@login_required
+def evidence_preview(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
+    """The first page of a PDF as a picture, shown in place on the case page (see storage/previews.py)."""
+    if (first := _declaration_first(case_id)) is not None:
+        return first
+    item = evidence.item_for(current_user, case_id, item_id)
+    path = evidence.preview_for(current_user, case_id, item_id)
+    response = send_file(path, mimetype="image/png", conditional=True, etag=f"preview-{item.blob.sha256}", max_age=0)
+    response.headers["Content-Security-Policy"] = EVIDENCE_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
