@@ -198,8 +198,9 @@ def demo() -> None:
     db.session.commit()
     click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
     click.echo("\nDemo logins (password for all: " + demo_data.PASSWORD + ")")
+    width = max(len(role) for role, _ in demo_data.LOGINS)
     for role, email in demo_data.LOGINS:
-        click.echo(f"  {role:<12} {email}")
+        click.echo(f"  {role:<{width}}  {email}")
 
 
 @click.group("mail")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from validation.extensions import db
 from validation.models import Case, Centre, User
-from validation.services import accounts, assessment, cases, catalog, evidence, moderation
+from validation.services import accounts, assessment, cases, catalog, evidence, moderation, review
 
 CATALOG = Path(__file__).with_name("catalog.yaml")
 PASSWORD = "demo-password-2026"  # noqa: S105  (demo accounts only; printed by `make run`)
@@ -121,6 +121,12 @@ def _case_in_state(candidate: User, code: str, state: str, staff: dict[str, User
         _portfolio(case, candidate)
     actors = {"candidate": candidate, **staff}
     for trigger, role in path:
+        if role in ("assessor", "second_assessor"):
+            # Whoever judged the case said first that they do not know the candidate; cases nobody has
+            # judged yet ask their assessor on the first visit, as they would.
+            db.session.refresh(case)
+            if review.needs_declaration(actors[role], case):
+                review.declare(case.id, actors[role], False, None)
         before_step(case, trigger, state, actors)
         cases.fire(case.id, trigger, actors[role], REASONS.get(trigger, "A reason given with the demo data."))
     return case
