@@ -8,6 +8,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from forms.auth import LANGUAGE_CHOICES
+from forms.cases import MultiCheckboxField
 
 STAFF_ROLE_CHOICES = [
     ("assessor", _l("Assessor")),
@@ -26,3 +27,12 @@ class StaffUserForm(FlaskForm):
     password = PasswordField(
         _l("Initial password (at least 10 characters)"), validators=[DataRequired(), Length(min=10, max=1024)]
     )
+
+
+class QualificationsForm(FlaskForm):
+    """What an assessor may assess: named credentials, whole sectors, and the languages they read. The
+    choices are set by the view from the catalog."""
+
+    credential_ids = MultiCheckboxField(_l("Credentials"), coerce=int)
+    sectors = MultiCheckboxField(_l("Whole sectors"))
+    languages = MultiCheckboxField(_l("Languages the assessor reads"), choices=LANGUAGE_CHOICES)

@@ -1,11 +1,19 @@
-"""The coordinator's forms: registering a candidate in person."""
+"""The coordinator's forms: registering a candidate in person, the queue's filters and its bulk actions."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TelField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from forms.auth import LANGUAGE_CHOICES
 
@@ -23,3 +31,43 @@ class AssistedRegistrationForm(FlaskForm):
         _l("The candidate has read the privacy text (or had it read to them) and agrees."),
         validators=[DataRequired(message=_l("Without the candidate's consent we cannot keep their data."))],
     )
+
+
+#: The optional target groups of a candidate's profile, as staff read them.
+TARGET_GROUP_CHOICES = [
+    ("displaced", _l("Displaced person")),
+    ("career_changer", _l("Career changer")),
+    ("other", _l("Other")),
+]
+
+
+class QueueFilterForm(FlaskForm):
+    """The queue's filters, read from the URL (a GET form: a view can be bookmarked and shared, and reading
+    changes nothing, so it carries no CSRF token). The view fills in the choices that come from data."""
+
+    class Meta:
+        csrf = False
+
+    credential = SelectField(_l("Credential"), coerce=str, validators=[Optional()])
+    sector = SelectField(_l("Sector"), validators=[Optional()])
+    centre = SelectField(_l("Centre"), coerce=str, validators=[Optional()])
+    language = SelectField(_l("Candidate's language"), validators=[Optional()])
+    target_group = SelectField(_l("Target group"), validators=[Optional()])
+    assessor = SelectField(_l("Assessor"), validators=[Optional()])
+    state = SelectField(_l("State"), validators=[Optional()])
+    min_days = IntegerField(_l("In this state for at least (days)"),
+                            validators=[Optional(), NumberRange(min=0, max=3650)])
+    overdue = BooleanField(_l("Only overdue cases"))
+    sort = SelectField(
+        _l("Order"),
+        choices=[("age", _l("Longest in their state first")), ("due", _l("Soonest due first"))],
+        default="age",
+        validators=[Optional()],
+    )
+
+
+class BulkAssignForm(FlaskForm):
+    """Cases chosen on the queue page (each as "id:version", the version the page showed) and who takes them."""
+
+    cases = SelectMultipleField(_l("Cases"), choices=[], validate_choice=False)
+    assessor_id = SelectField(_l("Assessor"), coerce=int, validate_choice=False)

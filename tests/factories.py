@@ -7,7 +7,7 @@ from pathlib import Path
 from validation.demo import PATHS, before_step
 from validation.extensions import db
 from validation.models import Case, User
-from validation.services import accounts, assessment, cases, catalog, evidence
+from validation.services import accounts, assessment, cases, catalog, evidence, staffing
 
 CATALOG = Path(__file__).resolve().parent.parent / "validation" / "demo" / "catalog.yaml"
 PASSWORD = "correct horse battery"
@@ -26,10 +26,20 @@ def user(role: str, email: str | None = None, name: str | None = None) -> User:
     )
 
 
+#: The sectors of the demo catalog and the languages of its candidates: what the test assessors may assess.
+SECTORS = ("construction", "energy", "food", "ict", "manufacturing", "tourism")
+LANGUAGES = ("en", "uk")
+
+
+def qualify(assessor: User, admin: User, sectors: tuple[str, ...] = SECTORS,
+            languages: tuple[str, ...] = LANGUAGES) -> None:
+    staffing.set_qualifications(assessor.id, admin, [], sectors, languages)
+
+
 def people() -> dict[str, User]:
     """One of each: the owner candidate, another candidate, the assigned assessor, another assessor,
-    a coordinator and an admin."""
-    return {
+    a coordinator and an admin. Both assessors may assess every sector, in English and Ukrainian."""
+    who = {
         "candidate": user("candidate"),
         "other_candidate": user("candidate", "other-candidate@test.example", "Other candidate"),
         "assessor": user("assessor"),
@@ -37,6 +47,9 @@ def people() -> dict[str, User]:
         "coordinator": user("coordinator"),
         "admin": user("admin"),
     }
+    qualify(who["assessor"], who["admin"])
+    qualify(who["other_assessor"], who["admin"])
+    return who
 
 
 def portfolio(case: Case, candidate: User) -> None:

@@ -45,6 +45,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(mail_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(queues_group)
 
 
 @click.command("import-catalog")
@@ -243,3 +244,20 @@ def main() -> None:
     from validation import create_app
 
     FlaskGroup(create_app=lambda: create_app(), help="The validation engine.")(prog_name="validation")
+
+
+@click.group("queues")
+def queues_group() -> None:
+    """The coordinator's queue."""
+
+
+@queues_group.command("recount")
+@with_appcontext
+@writes
+def queues_recount() -> None:
+    """Rebuild the cases-per-state counts from the cases (they are kept with every change; this repairs them)."""
+    from validation.services import queues
+
+    wrong = queues.recount()
+    db.session.commit()
+    click.echo(f"{wrong} count(s) corrected.")

@@ -108,6 +108,11 @@ def test_every_change_appends_exactly_one_event(ctx: Flask) -> None:
         assessor = factories.user("assessor")
         coordinator = factories.user("coordinator")
 
+    with appended("assessor.qualified") as found:
+        factories.qualify(assessor, admin)
+    assert audit.facts_of(found[0]) == {"subject_id": assessor.id, "credential_ids": [],
+                                        "sectors": list(factories.SECTORS), "languages": list(factories.LANGUAGES)}
+
     with appended(*["catalog.credential_imported"] * 8) as events:
         factories.load_catalog()
     bakery = catalog.by_code("UA-BAKERY")

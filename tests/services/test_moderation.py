@@ -18,6 +18,7 @@ def who(ctx):  # type: ignore[no-untyped-def]
     factories.load_catalog()
     people = factories.people()
     people["third_assessor"] = factories.user("assessor", "third-assessor@test.example", "Third assessor")
+    factories.qualify(people["third_assessor"], people["admin"])
     db.session.commit()
     return people
 

@@ -145,6 +145,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # The coordinator names a moderator (empty form: 422); the case under review has none to give views.
     ("quality.assign_moderator", "POST"): row(LOGIN, 403, 403, 403, 403, 422, 403),
     ("quality.record_views", "POST"): row(LOGIN, 403, 403, 403, 403, 403, 403),
+    # --- the coordinator's queue and who may assess what ---
+    # Nothing chosen: back to the queue with the reason (the queue is the coordinator's only).
+    ("coordinator.bulk_assign", "POST"): staff_only("coordinator", "/coordinator/"),
+    # What an assessor may assess is set by an admin; the target account is a candidate, so: not found.
+    ("admin.qualifications", "GET"): staff_only("admin", 404),
+    ("admin.qualifications", "POST"): staff_only("admin", 404),
     ("quality.policies", "GET"): staff_only("admin", 200),
     ("quality.policies", "POST"): staff_only("admin", 422),  # empty form: no credential chosen
 }

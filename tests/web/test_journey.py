@@ -86,8 +86,9 @@ class Journey:
         self.expected: list[str] = []
         with app.app_context():
             factories.load_catalog()
-            for role, (email, name) in STAFF.items():
-                factories.user(role, email, name)
+            staff = {role: factories.user(role, email, name) for role, (email, name) in STAFF.items()}
+            admin = factories.user("admin", "admin@centre.example", "Ada Admin")
+            factories.qualify(staff["assessor"], admin)  # every sector, in English and Ukrainian
             db.session.commit()
             self.baseline = self.audit_count()
         self.case_id = 0

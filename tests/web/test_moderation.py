@@ -109,6 +109,7 @@ def world(app: Flask) -> World:
         factories.load_catalog()
         people = factories.people()
         people["third_assessor"] = factories.user("assessor", EMAILS["third_assessor"], "Third assessor")
+        factories.qualify(people["third_assessor"], people["admin"])
         people["assessor"].display_name = "Iryna First"
         people["other_assessor"].display_name = "Petar Second"
         credential = catalog.by_code("UA-BAKERY")

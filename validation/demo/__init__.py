@@ -8,7 +8,7 @@ from pathlib import Path
 
 from validation.extensions import db
 from validation.models import Case, Centre, User
-from validation.services import accounts, assessment, cases, catalog, evidence, moderation, review
+from validation.services import accounts, assessment, cases, catalog, evidence, moderation, review, staffing
 
 CATALOG = Path(__file__).with_name("catalog.yaml")
 PASSWORD = "demo-password-2026"  # noqa: S105  (demo accounts only; printed by `make run`)
@@ -106,6 +106,10 @@ def load() -> bool:
         "coordinator": _user("coordinator@demo.example", "Davit Kapanadze", "coordinator", "en", centre),
         "admin": _user("admin@demo.example", "Admin", "admin", "en", centre),
     }
+    # Both demo assessors may assess every sector of the catalog, in English and Ukrainian.
+    sectors = staffing.catalog_sectors()
+    staffing.set_qualifications(staff["assessor"].id, staff["admin"], [], sectors, ["en", "uk"])
+    staffing.set_qualifications(staff["second_assessor"].id, staff["admin"], [], sectors, ["en", "uk"])
     for email, name, language, code, state in DEMO_CASES:
         candidate = _user(email, name, "candidate", language, centre)
         _case_in_state(candidate, code, state, staff)

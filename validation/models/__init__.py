@@ -18,10 +18,13 @@ from validation.models.intake import IntakeResponse
 from validation.models.mail import OutboundMessage
 from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
 from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
+from validation.models.staffing import AssessorLanguage, AssessorQualification, CaseStateCount
 
 __all__ = [
     "AccessCode",
     "Appeal",
+    "AssessorLanguage",
+    "AssessorQualification",
     "AuditEvent",
     "Award",
     "AwardOutcome",
@@ -30,6 +33,7 @@ __all__ = [
     "CandidateProfile",
     "Case",
     "CaseClaim",
+    "CaseStateCount",
     "CaseTransition",
     "Centre",
     "ConflictDeclaration",

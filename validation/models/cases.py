@@ -68,6 +68,12 @@ class Case(Base):
         ),
         Index("ix_cases_state", "state"),
         Index("ix_cases_assessor_id", "assessor_id"),
+        # The coordinator's queue: pages of cases oldest in their state first, or soonest due first, each
+        # with or without one state (keyset pagination on (key, id)).
+        Index("ix_cases_age", "state_entered_at", "id"),
+        Index("ix_cases_state_age", "state", "state_entered_at", "id"),
+        Index("ix_cases_due", "due_at", "id"),
+        Index("ix_cases_state_due", "state", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
 
 from validation.extensions import db
-from validation.models import AccessCode, CandidateProfile, ConsentRecord, User, UserSession, utcnow
+from validation.models import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession, utcnow
 from validation.models.people import ROLES
 from validation.services import audit
 from validation.services.errors import Forbidden, Invalid, NotFound
@@ -441,6 +441,14 @@ def set_language(user: User, language: str) -> None:
     if user.preferred_language != language:
         user.preferred_language = language
         audit.record("user.language_changed", actor=user, user_id=user.id, language=language)
+
+
+def centres() -> list[Centre]:
+    return list(db.session.execute(select(Centre).order_by(Centre.name)).scalars())
+
+
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
 
 
 def list_users() -> list[User]:

@@ -23,7 +23,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.cases import SELF_ASSESSMENT
-from validation.services import access, audit, profiles
+from validation.services import access, audit, profiles, queues, staffing
 from validation.services.assessment import DECISION_TRIGGERS, current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.definition import top_level_line
@@ -124,6 +124,7 @@ def open_case(candidate: User, credential_id: int) -> Case:
         case.claims.append(CaseClaim(outcome_id=outcome.id, position=position))
     db.session.add(case)
     db.session.flush()
+    queues.moved(credential.id, None, case.state)
     audit.record(
         "case.opened",
         actor=candidate,
@@ -262,6 +263,7 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
     if target.evidence_open and not was_open:
         case.submission_round += 1
         case.evidence_requested_at = now
+    queues.moved(case.credential_id, source, destination)
     case.state = destination
     case.state_entered_at = now
     case.due_at = now + timedelta(days=target.sla_days) if target.sla_days and not target.terminal else None
@@ -336,6 +338,7 @@ def assign_assessor(case_id: int, assessor_id: int, actor: User, expected_versio
     previous = case.assessor_id
     if previous == assessor.id:
         return case
+    staffing.require_qualified(assessor, case)
     case.assessor_id = assessor.id
     case.coordinator_id = actor.id
     _touch(case)
@@ -354,8 +357,8 @@ def transitions_of(case_id: int) -> list[CaseTransition]:
 
 
 def counts_by_state() -> Counter[str]:
-    rows = db.session.execute(select(Case.state, func.count()).group_by(Case.state)).all()
-    return Counter({state: n for state, n in rows})
+    """Cases per state, from the counts kept with every change of state (see `queues`)."""
+    return queues.counts()
 
 
 def cases_in_state(state: str | None, limit: int = 200) -> list[Case]:

@@ -315,6 +315,11 @@ def _newest_published() -> list[Credential]:
     return list(newest.values())
 
 
+def published_credentials() -> list[Credential]:
+    """The newest published version of each credential, by code."""
+    return _newest_published()
+
+
 def search(wanted: CatalogFilter, reader_language: str = "en") -> tuple[list[Credential], Facets]:
     """Published credentials (newest version of each) that match, sorted by title in the reader's language.
 

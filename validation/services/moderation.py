@@ -260,12 +260,13 @@ def waiting_for_moderator(case: Case, record: Moderation | None) -> bool:
 
 
 def moderator_choices(case: Case) -> list[User]:
-    """Who may moderate the case's recommendation: active assessors other than the one who recommended."""
-    from validation.services.accounts import users_with_role
+    """Who may moderate the case's recommendation: active assessors other than the one who recommended, the
+    qualified ones first and among them those with the least open work (see `staffing.choices`)."""
+    from validation.services import staffing
 
     record = current(case)
-    excluded = {case.assessor_id, case.candidate_id, record.assessor_id if record is not None else None}
-    return [u for u in users_with_role("assessor") if u.id not in excluded]
+    excluded = {i for i in (case.assessor_id, record.assessor_id if record is not None else None) if i}
+    return [c.assessor for c in staffing.choices(case, exclude=excluded)]
 
 
 def assign_moderator(case_id: int, moderator_id: int, actor: User, expected_version: int | None = None) -> Case:
@@ -286,6 +287,9 @@ def assign_moderator(case_id: int, moderator_id: int, actor: User, expected_vers
         raise Invalid("The moderator must be another assessor than the one who recommended.")
     if moderator.id == case.candidate_id:
         raise Invalid("A person cannot assess their own case.")
+    from validation.services import staffing
+
+    staffing.require_qualified(moderator, case)
     previous = case.moderator_id
     case.moderator_id = moderator.id
     record.moderator_id = moderator.id

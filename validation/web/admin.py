@@ -7,11 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 import workflows
-from forms.admin import StaffUserForm
+from forms.admin import QualificationsForm, StaffUserForm
 from forms.common import ConfirmForm
 from validation.extensions import db
-from validation.services import accounts, cases
+from validation.services import accounts, cases, catalog, staffing
 from validation.services.errors import Invalid
+from validation.web.i18n import current_language
 from validation.web.roles import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -69,3 +70,33 @@ def workflow_list():  # type: ignore[no-untyped-def]
     return render_template(
         "admin/workflows.html", definitions=shown, diagrams={d.key: workflows.mermaid(d) for d in shown}
     )
+
+
+def _qualifications_form(assessor_id: int, **data: object) -> QualificationsForm:
+    form = QualificationsForm(**data)  # type: ignore[arg-type]
+    form.credential_ids.choices = [
+        (c.id, f"{c.code} — {c.text('title', current_language())}") for c in catalog.published_credentials()
+    ]
+    form.sectors.choices = [(s, _(s)) for s in staffing.catalog_sectors()]
+    return form
+
+
+@bp.route("/users/<int:user_id>/qualifications", methods=["GET", "POST"])
+@roles_required("admin")
+def qualifications(user_id: int):  # type: ignore[no-untyped-def]
+    assessor = accounts.get_user(user_id)
+    if assessor is None or assessor.role != "assessor":
+        abort(404)
+    if request.method == "GET":
+        held = staffing.qualifications_of(user_id)
+        form = _qualifications_form(user_id, credential_ids=sorted(held.credential_ids),
+                                    sectors=sorted(held.sectors), languages=sorted(held.languages))
+        return render_template("admin/qualifications.html", assessor=assessor, form=form)
+    form = _qualifications_form(user_id)
+    if not form.validate_on_submit():
+        return render_template("admin/qualifications.html", assessor=assessor, form=form), 422
+    staffing.set_qualifications(user_id, current_user, form.credential_ids.data or [], form.sectors.data or [],
+                                form.languages.data or [])
+    db.session.commit()
+    flash(_("What %(name)s may assess is saved.", name=assessor.display_name), "success")
+    return redirect(url_for("admin.home"))

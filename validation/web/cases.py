@@ -6,13 +6,15 @@ import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
 from validation.extensions import db
-from validation.services import access, accounts, assessment, case_view, cases, evidence, review
-from validation.services.errors import ServiceError
+from validation.models import Case, User
+from validation.services import access, assessment, case_view, cases, evidence, review, staffing
+from validation.services.errors import Invalid, ServiceError
 from validation.web.errors import TITLES
 from validation.web.roles import roles_required
 
@@ -28,9 +30,27 @@ def _evidence_form(view: case_view.CaseView) -> EvidenceForm:
     return form
 
 
+def assessor_choices(case: Case) -> tuple[list[tuple[int, str]], User | None]:
+    """The assessors to choose from, qualified ones first and fewest open cases first, each labelled with
+    their open work (and why not, when not qualified); and the suggestion: the first qualified one."""
+    choices = staffing.choices(case)
+    labelled = []
+    for c in choices:
+        label = ngettext("%(name)s — %(num)d open case", "%(name)s — %(num)d open cases", c.open_cases,
+                         name=c.assessor.display_name)
+        if c.refusal is not None:
+            label += " — " + _("not qualified")
+        labelled.append((c.assessor.id, label))
+    suggested = next((c.assessor for c in choices if c.refusal is None), None)
+    return labelled, suggested
+
+
 def _assign_form(view: case_view.CaseView) -> AssignForm:
-    form = AssignForm(version=view.case.lock_version, assessor_id=view.case.assessor_id)
-    form.assessor_id.choices = [(u.id, u.display_name) for u in accounts.users_with_role("assessor")]
+    choices, suggested = assessor_choices(view.case)
+    chosen = view.case.assessor_id or (suggested.id if suggested is not None else None)
+    form = AssignForm(version=view.case.lock_version, assessor_id=chosen)
+    form.assessor_id.choices = choices
+    form.suggested = suggested  # type: ignore[attr-defined]
     return form
 
 
@@ -250,7 +270,13 @@ def assign(case_id: int):  # type: ignore[no-untyped-def]
     form = _assign_form(view)
     if not form.validate_on_submit():
         return _render(view, 422, assign_form=form)
-    cases.assign_assessor(case_id, form.assessor_id.data, current_user, form.version.data)
+    try:
+        cases.assign_assessor(case_id, form.assessor_id.data, current_user, form.version.data)
+    except Invalid as exc:
+        # Not qualified, or not an assessor at all: said beside the choice, nothing changed.
+        db.session.rollback()
+        form.assessor_id.errors = [*form.assessor_id.errors, _(exc.reason)]
+        return _render(case_view.build(current_user, case_id), 422, assign_form=form)
     db.session.commit()
     flash(_("The assessor is assigned."), "success")
     return redirect(

@@ -2,38 +2,121 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
-from flask_babel import force_locale
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from forms.auth import LANGUAGE_CHOICES
 from forms.common import ConfirmForm
-from forms.coordinator import AssistedRegistrationForm
+from forms.coordinator import TARGET_GROUP_CHOICES, AssistedRegistrationForm, BulkAssignForm, QueueFilterForm
 from validation.extensions import db
-from validation.services import accounts, cases
+from validation.services import accounts, cases, catalog, queues, staffing
 from validation.services.errors import Invalid
+from validation.web.i18n import current_language
 from validation.web.roles import roles_required
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
 
+def _filter_form() -> QueueFilterForm:
+    """The filters as the URL gives them, with choices from the catalog, the centres and the staff."""
+    form = QueueFilterForm(request.args)
+    definition = cases.registry().latest("standard")
+    anyone = [("", _("Any"))]
+    form.credential.choices = anyone + [
+        (str(c.id), f"{c.code} — {c.text('title', current_language())}") for c in catalog.published_credentials()
+    ]
+    form.sector.choices = anyone + [(s, _(s)) for s in staffing.catalog_sectors()]
+    form.centre.choices = anyone + [(str(c.id), c.name) for c in accounts.centres()]
+    form.language.choices = anyone + LANGUAGE_CHOICES
+    form.target_group.choices = anyone + [(value, str(label)) for value, label in TARGET_GROUP_CHOICES]
+    form.assessor.choices = anyone + [(queues.UNASSIGNED, _("Not assigned"))] + [
+        (str(u.id), u.display_name) for u in accounts.users_with_role("assessor")
+    ]
+    form.state.choices = anyone + [(name, _(s.label)) for name, s in definition.states.items()]
+    return form
+
+
+def _filters(form: QueueFilterForm) -> queues.Filters:
+    """What the form holds, once each value is one of its choices (a hand-edited URL just widens the view)."""
+    def chosen(field) -> str:  # type: ignore[no-untyped-def]
+        value = field.data or ""
+        return value if value in {str(v) for v, _label in field.choices} else ""
+
+    credential, centre = chosen(form.credential), chosen(form.centre)
+    min_days = form.min_days.data if form.min_days.data is not None and not form.min_days.errors else None
+    return queues.Filters(
+        credential_id=int(credential) if credential else None,
+        sector=chosen(form.sector),
+        centre_id=int(centre) if centre else None,
+        language=chosen(form.language),
+        target_group=chosen(form.target_group),
+        assessor=chosen(form.assessor),
+        state=chosen(form.state),
+        min_days=min_days,
+        overdue=bool(form.overdue.data),
+        sort=form.sort.data if form.sort.data in queues.SORTS else "age",
+    )
+
+
+def _url_with(**changes: object) -> str:
+    """This page's URL with some parameters changed (None removes one): the filters stay in the URL."""
+    args = {k: v for k, v in request.args.items(multi=False)}
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = str(value)
+    return url_for("coordinator.home", **args)
+
+
 @bp.get("/")
 @roles_required("coordinator")
 def home():  # type: ignore[no-untyped-def]
+    form = _filter_form()
+    form.validate()
+    filters = _filters(form)
+    size = int(current_app.config.get("QUEUE_PAGE_SIZE", queues.PAGE_SIZE))
+    listed = queues.page(filters, request.args.get("after"), limit=size)
+    bulk = BulkAssignForm()
+    bulk.assessor_id.choices = [(u.id, u.display_name) for u in accounts.users_with_role("assessor")]
     definition = cases.registry().latest("standard")
-    state = request.args.get("state", "")
-    if state and state not in definition.states:
-        state = ""
-    listed = cases.cases_in_state(state or None)
     return render_template(
         "coordinator/home.html",
         definition=definition,
-        counts=cases.counts_by_state(),
-        state=state,
-        cases=listed,
-        definitions={c.id: cases.definition_for(c) for c in listed},
+        counts=queues.counts(filters.credential_id),
+        filters=filters,
+        form=form,
+        page=listed,
+        bulk=bulk,
+        url_with=_url_with,
+        definitions={r.case.id: cases.definition_for(r.case) for r in listed.rows},
+        first_page=not request.args.get("after"),
     )
+
+
+@bp.post("/bulk/assign")
+@roles_required("coordinator")
+def bulk_assign():  # type: ignore[no-untyped-def]
+    form = BulkAssignForm()
+    back = request.form.get("back", "")
+    target = back if back.startswith("/coordinator/") else url_for("coordinator.home")
+    if not form.validate_on_submit() or not form.assessor_id.data:
+        flash(_("Choose an assessor and at least one case."), "error")
+        return redirect(target)
+    selection = queues.parse_selection(form.cases.data or [])
+    if not selection:
+        flash(_("Choose an assessor and at least one case."), "error")
+        return redirect(target)
+    report = queues.bulk_assign(selection, form.assessor_id.data, current_user)
+    db.session.commit()
+    if report.done:
+        flash(ngettext("%(num)d case assigned.", "%(num)d cases assigned.", len(report.done)), "success")
+    for case_id, reason in report.refused:
+        flash(_("Case #%(id)s was not assigned: %(reason)s", id=case_id, reason=_(reason)), "error")
+    return redirect(target)
 
 
 @bp.get("/candidates")

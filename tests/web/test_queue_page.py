@@ -1,0 +1,203 @@
+"""The coordinator's queue page through HTTP: filters kept in the URL, pages that follow each other, bulk
+assignment with each case on its own, a bounded number of queries whatever the page shows, and the
+qualifications that decide who may take a case."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, func, select
+
+from tests import factories
+from tests.conftest import login, post
+from validation.extensions import db
+from validation.models import AuditEvent, Case, User
+from validation.services import cases, catalog, staffing
+
+CODES = ["UA-BAKERY", "GE-NET-SUPPORT", "AM-LINUX-TECH", "GE-WELD-MMA", "MK-ROOF-INST", "UA-CABLE-LAY"]
+
+
+def text(response) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+def listed(response) -> list[int]:  # type: ignore[no-untyped-def]
+    """The case ids in the queue's table, in order."""
+    return [int(i) for i in re.findall(r'name="cases" value="(\d+):\d+"', response.get_data(as_text=True))]
+
+
+def make_cases(app: Flask, states: list[str]) -> tuple[list[int], dict[str, int]]:
+    with app.app_context():
+        factories.load_catalog()
+        who = factories.people()
+        made = []
+        for index, state in enumerate(states):
+            candidate = factories.user("candidate", f"c{index}@test.example", f"Candidate {index}")
+            people = {**who, "candidate": candidate}
+            made.append(factories.case_in_state(state, people, code=CODES[index % len(CODES)]).id)
+        db.session.commit()
+        return made, {k: u.id for k, u in who.items()}
+
+
+def coordinator(app: Flask):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    login(client, "coordinator@test.example")
+    return client
+
+
+def test_filters_live_in_the_url_and_the_counts_beside_them(app):
+    made, _ = make_cases(app, ["draft", "under_review", "screening", "under_review"])
+    client = coordinator(app)
+    everything = client.get("/coordinator/")
+    assert everything.status_code == 200
+    assert sorted(listed(everything)) == sorted(made)
+    assert "Under review (2)" in text(everything) and "All (4)" in text(everything)
+    shared = client.get("/coordinator/?state=under_review&sort=due")  # a link a colleague sent
+    assert listed(shared) == [made[1], made[3]]
+    page = shared.get_data(as_text=True)
+    assert '<option value="under_review" selected>' in page and '<option value="due" selected>' in page
+    # A value the form does not know widens the view instead of failing.
+    assert sorted(listed(client.get("/coordinator/?state=nonsense&min_days=-4&credential=abc"))) == sorted(made)
+    with app.app_context():
+        bakery = catalog.by_code("UA-BAKERY").id
+    assert listed(client.get(f"/coordinator/?credential={bakery}")) == [made[0]]
+    assert "Counts for the chosen credential." in text(client.get(f"/coordinator/?credential={bakery}"))
+
+
+def test_pages_keep_the_filters_and_follow_each_other(app):
+    made, _ = make_cases(app, ["draft"] * 5 + ["screening"])
+    app.config["QUEUE_PAGE_SIZE"] = 2
+    client = coordinator(app)
+    seen = []
+    url = "/coordinator/?state=draft"
+    while url:
+        response = client.get(url)
+        seen += listed(response)
+        found = re.search(r'href="([^"]+)" rel="next"', response.get_data(as_text=True))
+        url = html.unescape(found.group(1)) if found else ""
+        if url:
+            assert "state=draft" in url and "after=" in url
+    assert seen == made[:5]
+
+
+def test_the_page_costs_the_same_number_of_queries_however_many_rows_it_shows(app):
+    make_cases(app, ["draft", "under_review", "screening", "more_evidence", "awarded", "interview", "recommended",
+                     "submitted"])
+    client = coordinator(app)
+    client.get("/coordinator/")  # warm: the workflow definitions are read once per process
+    counted: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        counted.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        app.config["QUEUE_PAGE_SIZE"] = 2
+        assert len(listed(client.get("/coordinator/"))) == 2
+        few = len(counted)
+        counted.clear()
+        app.config["QUEUE_PAGE_SIZE"] = 50
+        assert len(listed(client.get("/coordinator/"))) == 8
+        many = len(counted)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert many == few, (few, many)
+    assert many <= 15, many
+
+
+def test_bulk_assignment_assigns_each_case_and_names_the_refused_ones(app):
+    made, ids = make_cases(app, ["draft", "screening", "awarded"])
+    client = coordinator(app)
+    page = client.get("/coordinator/").get_data(as_text=True)
+    values = re.findall(r'name="cases" value="(\d+:\d+)"', page)
+    with app.app_context():
+        before = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    response = post(client, "/coordinator/bulk/assign",
+                    {"cases": values, "assessor_id": str(ids["other_assessor"]), "back": "/coordinator/?x=1"})
+    assert response.status_code == 302 and response.headers["Location"] == "/coordinator/?x=1"
+    shown = text(client.get("/coordinator/"))
+    assert "2 cases assigned." in shown
+    assert f"Case #{made[2]} was not assigned: This case is closed; it can no longer be assigned." in shown
+    with app.app_context():
+        assigned = {c.id: c.assessor_id for c in db.session.execute(select(Case)).scalars()}
+        assert assigned[made[0]] == assigned[made[1]] == ids["other_assessor"]
+        after = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+        assert after == before + 2
+
+
+@pytest.mark.parametrize("data", [{}, {"assessor_id": "2"}, {"cases": ["1:1"]}, {"cases": ["x"], "assessor_id": "2"}])
+def test_an_incomplete_bulk_form_changes_nothing(app, data):
+    make_cases(app, ["draft"])
+    client = coordinator(app)
+    with app.app_context():
+        before = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    response = post(client, "/coordinator/bulk/assign", data)
+    assert response.status_code == 302
+    assert "Choose an assessor and at least one case." in text(client.get("/coordinator/"))
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == before
+
+
+def test_a_bulk_form_without_its_token_is_refused(app):
+    made, ids = make_cases(app, ["draft"])
+    client = coordinator(app)
+    response = client.post("/coordinator/bulk/assign", data={"cases": [f"{made[0]}:1"],
+                                                              "assessor_id": str(ids["assessor"])})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.get(Case, made[0]).assessor_id is None
+
+
+# --- qualifications -----------------------------------------------------------------------------------------
+
+
+def test_the_case_page_suggests_the_qualified_assessor_with_least_work_and_refuses_the_unqualified(app):
+    made, ids = make_cases(app, ["screening", "under_review"])
+    with app.app_context():
+        outsider = factories.user("assessor", "outsider@test.example", "Outsider")
+        outsider_id = outsider.id
+        db.session.commit()
+    client = coordinator(app)
+    page = client.get(f"/cases/{made[0]}").get_data(as_text=True)
+    # The other assessor has no open case, the assessor one: the other is suggested and chosen already.
+    assert "Suggested: Other assessor" in html.unescape(page)
+    chosen = re.search(r'<option selected value="(\d+)">([^<]*)</option>', html.unescape(page))
+    assert chosen and int(chosen.group(1)) == ids["other_assessor"]
+    assert chosen.group(2) == "Other assessor — 0 open cases"
+    assert "Outsider — 0 open cases — not qualified" in html.unescape(page)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    refused = post(client, f"/cases/{made[0]}/assign", {"assessor_id": str(outsider_id), "version": version})
+    assert refused.status_code == 422
+    assert "This assessor is not qualified for this credential or its sector." in text(refused)
+    with app.app_context():
+        assert db.session.get(Case, made[0]).assessor_id is None
+
+
+def test_an_admin_sets_what_an_assessor_may_assess(app):
+    made, ids = make_cases(app, ["screening"])
+    with app.app_context():
+        newcomer = factories.user("assessor", "newcomer@test.example", "Newcomer")
+        newcomer_id = newcomer.id
+        sector = db.session.get(Case, made[0]).credential.sector
+        db.session.commit()
+    admin = app.test_client()
+    login(admin, "admin@test.example")
+    assert f'href="/admin/users/{newcomer_id}/qualifications"' in admin.get("/admin/").get_data(as_text=True)
+    form = admin.get(f"/admin/users/{newcomer_id}/qualifications")
+    assert form.status_code == 200 and f'name="sectors" value="{sector}"' in form.get_data(as_text=True)
+    saved = post(admin, f"/admin/users/{newcomer_id}/qualifications",
+                 {"sectors": [sector], "languages": ["en", "uk"]})
+    assert saved.status_code == 302
+    with app.app_context():
+        held = staffing.qualifications_of(newcomer_id)
+        assert held.sectors == {sector} and held.languages == {"en", "uk"}
+        coordinator_user = db.session.get(User, ids["coordinator"])
+        cases.assign_assessor(made[0], newcomer_id, coordinator_user)
+        db.session.commit()
+    assert admin.get(f"/admin/users/{ids['coordinator']}/qualifications").status_code == 404  # not an assessor
+    assert coordinator(app).get(f"/admin/users/{newcomer_id}/qualifications").status_code == 403

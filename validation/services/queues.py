@@ -1,0 +1,241 @@
+"""The coordinator's queue: cases filtered and paged, their ageing against each state's SLA, and the counts.
+
+A centre may hold a hundred thousand cases. So the list is paged by keyset (the sort key and the id of the
+last row shown, never an OFFSET that reads every row before it), each filter is a column or an indexed join,
+and the count per state comes from `CaseStateCount`, an aggregate kept in the transaction of each change of
+state rather than a COUNT over all cases per request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
+
+from validation.extensions import db
+from validation.models import CandidateProfile, Case, CaseStateCount, Credential, User, utcnow
+
+PAGE_SIZE = 50
+SORTS = ("age", "due")
+#: The assessor filter's value for cases nobody is assigned to.
+UNASSIGNED = "none"
+
+
+# --- counts kept with each change of state -----------------------------------------------------------------
+
+
+def moved(credential_id: int, source: str | None, destination: str | None) -> None:
+    """A case of this credential left `source` (None: it is new) for `destination`, in the caller's
+    transaction. Each count is changed by one statement (an upsert), so two changes at once add up."""
+    if source == destination:
+        return
+    if source is not None:
+        _add(credential_id, source, -1)
+    if destination is not None:
+        _add(credential_id, destination, 1)
+
+
+def _add(credential_id: int, state: str, delta: int) -> None:
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(CaseStateCount).values(credential_id=credential_id, state=state, n=max(delta, 0))
+    statement = statement.on_conflict_do_update(
+        index_elements=[CaseStateCount.credential_id, CaseStateCount.state],
+        set_={"n": CaseStateCount.n + delta},
+    )
+    db.session.execute(statement)
+
+
+def counts(credential_id: int | None = None) -> Counter[str]:
+    """Cases per state, of one credential or of all: a read of the aggregate, as cheap as a page of rows."""
+    statement = select(CaseStateCount.state, func.sum(CaseStateCount.n)).group_by(CaseStateCount.state)
+    if credential_id is not None:
+        statement = statement.where(CaseStateCount.credential_id == credential_id)
+    return Counter({state: int(n) for state, n in db.session.execute(statement) if n})
+
+
+def recount() -> int:
+    """Rebuild the counts from the cases themselves (a repair; the counts are kept right by `moved`).
+    Returns how many (credential, state) counts were wrong."""
+    actual = {
+        (credential_id, state): n
+        for credential_id, state, n in db.session.execute(
+            select(Case.credential_id, Case.state, func.count()).group_by(Case.credential_id, Case.state)
+        )
+    }
+    kept = {(row.credential_id, row.state): row for row in db.session.execute(select(CaseStateCount)).scalars()}
+    wrong = 0
+    for key in actual.keys() | kept.keys():
+        n = actual.get(key, 0)
+        row = kept.get(key)
+        if row is None:
+            db.session.add(CaseStateCount(credential_id=key[0], state=key[1], n=n))
+            wrong += 1
+        elif row.n != n:
+            row.n = n
+            wrong += 1
+    db.session.flush()
+    return wrong
+
+
+# --- the filtered, paged list ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the coordinator asked to see; every field is optional and comes from the page's URL."""
+
+    credential_id: int | None = None
+    sector: str = ""
+    centre_id: int | None = None
+    language: str = ""
+    target_group: str = ""
+    #: An assessor's id, or UNASSIGNED.
+    assessor: str = ""
+    state: str = ""
+    #: Only cases in their state for at least this many days.
+    min_days: int | None = None
+    overdue: bool = False
+    sort: str = "age"
+
+
+@dataclass
+class Row:
+    case: Case
+    days_in_state: int
+    overdue: bool
+    #: Days past the due date (overdue) or left until it; None without a due date.
+    days_to_due: int | None
+
+
+@dataclass
+class Page:
+    rows: list[Row] = field(default_factory=list)
+    #: The cursor of the next page, or None on the last one.
+    next_after: str | None = None
+
+
+def _cursor(case: Case, sort: str) -> str:
+    moment = case.due_at if sort == "due" else case.state_entered_at
+    assert moment is not None
+    return f"{moment.isoformat()}_{case.id}"
+
+
+def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
+    """The (moment, id) a page starts after; a cursor that is not ours starts from the first page."""
+    if not text or "_" not in text:
+        return None
+    moment, _, case_id = text.rpartition("_")
+    try:
+        parsed = datetime.fromisoformat(moment)
+        return (parsed, int(case_id)) if parsed.tzinfo is not None else None
+    except ValueError:
+        return None
+
+
+def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now: datetime | None = None) -> Page:
+    """One page of the queue, oldest in state (or soonest due) first, in a fixed number of queries."""
+    now = now or utcnow()
+    key = Case.due_at if filters.sort == "due" else Case.state_entered_at
+    statement = select(Case)
+    if filters.sort == "due":
+        statement = statement.where(Case.due_at.is_not(None))  # closed cases have no due date
+    if filters.credential_id is not None:
+        statement = statement.where(Case.credential_id == filters.credential_id)
+    if filters.state:
+        statement = statement.where(Case.state == filters.state)
+    if filters.assessor == UNASSIGNED:
+        statement = statement.where(Case.assessor_id.is_(None))
+    elif filters.assessor.isdigit():
+        statement = statement.where(Case.assessor_id == int(filters.assessor))
+    if filters.min_days is not None:
+        statement = statement.where(Case.state_entered_at <= now - timedelta(days=filters.min_days))
+    if filters.overdue:
+        statement = statement.where(Case.due_at < now)
+    if filters.sector:
+        statement = statement.where(
+            Case.credential_id.in_(select(Credential.id).where(Credential.sector == filters.sector))
+        )
+    if filters.centre_id is not None or filters.language:
+        people = select(User.id).where(User.role == "candidate")
+        if filters.centre_id is not None:
+            people = people.where(User.centre_id == filters.centre_id)
+        if filters.language:
+            people = people.where(User.preferred_language == filters.language)
+        statement = statement.where(Case.candidate_id.in_(people))
+    if filters.target_group:
+        statement = statement.where(
+            Case.candidate_id.in_(
+                select(CandidateProfile.user_id).where(CandidateProfile.target_group == filters.target_group)
+            )
+        )
+    start = parse_cursor(after)
+    if start is not None:
+        statement = statement.where(tuple_(key, Case.id) > tuple_(start[0], start[1]))
+    statement = (
+        statement.options(joinedload(Case.candidate), joinedload(Case.credential), joinedload(Case.assessor))
+        .order_by(key, Case.id)
+        .limit(limit + 1)
+    )
+    found = list(db.session.execute(statement).unique().scalars())
+    result = Page()
+    for case in found[:limit]:
+        days_to_due = None if case.due_at is None else (case.due_at - now).days
+        result.rows.append(
+            Row(
+                case=case,
+                days_in_state=max((now - case.state_entered_at).days, 0),
+                overdue=case.due_at is not None and case.due_at < now,
+                days_to_due=days_to_due,
+            )
+        )
+    if len(found) > limit:
+        result.next_after = _cursor(found[limit - 1], filters.sort)
+    return result
+
+
+
+# --- bulk actions ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BulkReport:
+    done: list[int] = field(default_factory=list)
+    #: (case id, reason in English, to be translated where shown)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_selection(values: list[str]) -> list[tuple[int, int | None]]:
+    """The chosen cases as (id, version the page showed); anything else in the form is ignored."""
+    chosen: dict[int, int | None] = {}
+    for value in values:
+        case_id, _, version = value.partition(":")
+        if case_id.isdigit():
+            chosen[int(case_id)] = int(version) if version.isdigit() else None
+    return sorted(chosen.items())
+
+
+def bulk_assign(selection: list[tuple[int, int | None]], assessor_id: int, actor: User) -> BulkReport:
+    """Assign each chosen case on its own: each is checked, changed and audited as if assigned alone, and a
+    case that is refused (closed, changed since the page was shown, an assessor not qualified for it) leaves
+    the others assigned. Each case runs in a savepoint, so a refusal undoes only its own part."""
+    from validation.services import cases
+    from validation.services.errors import ServiceError
+
+    report = BulkReport()
+    for case_id, version in selection:
+        savepoint = db.session.begin_nested()
+        try:
+            cases.assign_assessor(case_id, assessor_id, actor, version)
+            db.session.flush()
+        except ServiceError as exc:
+            savepoint.rollback()
+            report.refused.append((case_id, exc.reason))
+            continue
+        savepoint.commit()
+        report.done.append(case_id)
+    return report
