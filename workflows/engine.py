@@ -232,6 +232,10 @@ class Registry:
             raise UnknownWorkflow(f"workflow {key!r} is not registered (known: {known})")
         return self._definitions[(key, max(versions))]
 
+    def definitions(self) -> list[Definition]:
+        """Every version of every workflow, oldest first within each key."""
+        return [self._definitions[ident] for ident in sorted(self._definitions)]
+
     def keys(self) -> list[str]:
         """The registered workflow keys, sorted."""
         return sorted({k for k, _ in self._definitions})

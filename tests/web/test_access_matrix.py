@@ -148,6 +148,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # --- the coordinator's queue and who may assess what ---
     # Nothing chosen: back to the queue with the reason (the queue is the coordinator's only).
     ("coordinator.bulk_assign", "POST"): staff_only("coordinator", "/coordinator/"),
+    # The figures and the exports are the coordinator's.
+    ("reports.dashboard", "GET"): staff_only("coordinator", 200),
+    ("reports.figures_file", "GET"): staff_only("coordinator", 200),
+    ("reports.cases_file", "GET"): staff_only("coordinator", 200),
     # What an assessor may assess is set by an admin; the target account is a candidate, so: not found.
     ("admin.qualifications", "GET"): staff_only("admin", 404),
     ("admin.qualifications", "POST"): staff_only("admin", 404),
@@ -175,7 +179,7 @@ class World:
         return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
                 "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
                 "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": self.referee_token,
-                "request_id": self.request_id, "interview_id": 0}
+                "request_id": self.request_id, "interview_id": 0, "kind": "csv"}
 
 
 # Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.

@@ -23,7 +23,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.cases import SELF_ASSESSMENT
-from validation.services import access, audit, profiles, queues, staffing
+from validation.services import access, audit, profiles, queues, reports, staffing
 from validation.services.assessment import DECISION_TRIGGERS, current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.definition import top_level_line
@@ -264,6 +264,7 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
         case.submission_round += 1
         case.evidence_requested_at = now
     queues.moved(case.credential_id, source, destination)
+    reports.left_state(case, definition.state(source).stage, now)
     case.state = destination
     case.state_entered_at = now
     case.due_at = now + timedelta(days=target.sla_days) if target.sla_days and not target.terminal else None

@@ -29,9 +29,9 @@ def register(app: Flask, login_manager: LoginManager) -> None:
     from validation.web import referees
 
     app.register_blueprint(referees.bp)
-    from validation.web import evidence_requests, interviews, quality, review
+    from validation.web import evidence_requests, interviews, quality, reports, review
 
-    for blueprint in (quality.bp, review.bp, interviews.bp, evidence_requests.bp):
+    for blueprint in (quality.bp, review.bp, interviews.bp, evidence_requests.bp, reports.bp):
         app.register_blueprint(blueprint)
     from validation.web import i18n
     from validation.web.timeline import describe
