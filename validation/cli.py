@@ -46,6 +46,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(mail_group)
     app.cli.add_command(uploads_group)
     app.cli.add_command(queues_group)
+    app.cli.add_command(seed_command)
 
 
 @click.command("import-catalog")
@@ -261,3 +262,27 @@ def queues_recount() -> None:
     wrong = queues.recount()
     db.session.commit()
     click.echo(f"{wrong} count(s) corrected.")
+
+
+@click.command("seed")
+@click.option("--cases", "cases_wanted", type=int, default=100_000, show_default=True)
+@click.option("--credentials", type=int, default=50, show_default=True)
+@click.option("--assessors", type=int, default=200, show_default=True)
+@click.option("--events", type=int, default=1_000_000, show_default=True, help="Audit events to add.")
+@click.option("--yes", is_flag=True, help="Confirm: this adds synthetic people and cases (benchmarks only).")
+@with_appcontext
+@writes
+def seed_command(cases_wanted: int, credentials: int, assessors: int, events: int, yes: bool) -> None:
+    """Fill a benchmark database with synthetic cases in every state, on top of the demo data."""
+    from validation import demo as demo_data
+    from validation.demo import seed
+
+    if not yes:
+        click.echo("This adds synthetic people and cases; run it on a benchmark database with --yes.", err=True)
+        sys.exit(2)
+    demo_data.load()
+    report = seed.seed(cases_wanted, credentials, assessors, events, progress=click.echo)
+    db.session.commit()
+    click.echo(f"Seeded {report.cases:,} cases ({report.claims:,} claims, {report.spans:,} stays), "
+               f"{report.credentials} credentials, {report.assessors} assessors, {report.candidates:,} candidates, "
+               f"{report.audit_events:,} audit events. Coordinator: {seed.COORDINATOR} / {seed.PASSWORD}")

@@ -463,5 +463,17 @@ def users_with_role(role: str) -> list[User]:
     )
 
 
+def names_with_role(role: str) -> list[tuple[int, str]]:
+    """(id, name) of the active users with this role, by name: what a choice of person shows."""
+    return [
+        (user_id, name)
+        for user_id, name in db.session.execute(
+            select(User.id, User.display_name)
+            .where(User.role == role, User.active.is_(True))
+            .order_by(User.display_name)
+        )
+    ]
+
+
 def count_users() -> int:
     return int(db.session.execute(select(func.count(User.id))).scalar_one())

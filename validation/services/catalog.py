@@ -315,6 +315,19 @@ def _newest_published() -> list[Credential]:
     return list(newest.values())
 
 
+def published_titles(language: str) -> list[tuple[int, str, str]]:
+    """(id, code, title in `language`) of the newest published version of each credential, by code: what a
+    choice of credential shows, without loading whole credentials."""
+    newest: dict[str, tuple[int, str, str]] = {}
+    for credential_id, code, title in db.session.execute(
+        select(Credential.id, Credential.code, Credential.title)
+        .where(Credential.status == "published")
+        .order_by(Credential.code, Credential.version)
+    ):
+        newest[code] = (credential_id, code, localized(title, language))
+    return list(newest.values())
+
+
 def published_credentials() -> list[Credential]:
     """The newest published version of each credential, by code."""
     return _newest_published()

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased
 
 from validation.extensions import db
 from validation.models import CandidateProfile, Case, CaseStateCount, Credential, User, utcnow
+from validation.models.catalog import localized
 
 PAGE_SIZE = 50
 SORTS = ("age", "due")
@@ -103,9 +104,31 @@ class Filters:
     sort: str = "age"
 
 
+@dataclass(frozen=True)
+class CaseLine:
+    """What one row of the queue shows of a case, read as plain columns (no model objects to build)."""
+
+    id: int
+    lock_version: int
+    state: str
+    outcome: str | None
+    workflow_key: str
+    workflow_version: int
+    opened_at: datetime
+    state_entered_at: datetime
+    due_at: datetime | None
+    candidate_name: str
+    assessor_name: str | None
+    credential_code: str
+    credential_title: dict[str, str]
+
+    def title(self, language: str) -> str:
+        return localized(self.credential_title, language)
+
+
 @dataclass
 class Row:
-    case: Case
+    case: CaseLine
     days_in_state: int
     overdue: bool
     #: Days past the due date (overdue) or left until it; None without a due date.
@@ -119,7 +142,7 @@ class Page:
     next_after: str | None = None
 
 
-def _cursor(case: Case, sort: str) -> str:
+def _cursor(case: CaseLine, sort: str) -> str:
     moment = case.due_at if sort == "due" else case.state_entered_at
     assert moment is not None
     return f"{moment.isoformat()}_{case.id}"
@@ -138,10 +161,21 @@ def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
 
 
 def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now: datetime | None = None) -> Page:
-    """One page of the queue, oldest in state (or soonest due) first, in a fixed number of queries."""
+    """One page of the queue, oldest in state (or soonest due) first, in one query."""
     now = now or utcnow()
     key = Case.due_at if filters.sort == "due" else Case.state_entered_at
-    statement = select(Case)
+    candidate, assessor = aliased(User), aliased(User)
+    statement = (
+        select(
+            Case.id, Case.lock_version, Case.state, Case.outcome, Case.workflow_key, Case.workflow_version,
+            Case.opened_at, Case.state_entered_at, Case.due_at, candidate.display_name, assessor.display_name,
+            Credential.code, Credential.title,
+        )
+        .select_from(Case)
+        .join(candidate, candidate.id == Case.candidate_id)
+        .join(Credential, Credential.id == Case.credential_id)
+        .outerjoin(assessor, assessor.id == Case.assessor_id)
+    )
     if filters.sort == "due":
         statement = statement.where(Case.due_at.is_not(None))  # closed cases have no due date
     if filters.credential_id is not None:
@@ -157,16 +191,11 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
     if filters.overdue:
         statement = statement.where(Case.due_at < now)
     if filters.sector:
-        statement = statement.where(
-            Case.credential_id.in_(select(Credential.id).where(Credential.sector == filters.sector))
-        )
-    if filters.centre_id is not None or filters.language:
-        people = select(User.id).where(User.role == "candidate")
-        if filters.centre_id is not None:
-            people = people.where(User.centre_id == filters.centre_id)
-        if filters.language:
-            people = people.where(User.preferred_language == filters.language)
-        statement = statement.where(Case.candidate_id.in_(people))
+        statement = statement.where(Credential.sector == filters.sector)
+    if filters.centre_id is not None:
+        statement = statement.where(candidate.centre_id == filters.centre_id)
+    if filters.language:
+        statement = statement.where(candidate.preferred_language == filters.language)
     if filters.target_group:
         statement = statement.where(
             Case.candidate_id.in_(
@@ -176,12 +205,8 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
     start = parse_cursor(after)
     if start is not None:
         statement = statement.where(tuple_(key, Case.id) > tuple_(start[0], start[1]))
-    statement = (
-        statement.options(joinedload(Case.candidate), joinedload(Case.credential), joinedload(Case.assessor))
-        .order_by(key, Case.id)
-        .limit(limit + 1)
-    )
-    found = list(db.session.execute(statement).unique().scalars())
+    statement = statement.order_by(key, Case.id).limit(limit + 1)
+    found = [CaseLine(*row) for row in db.session.execute(statement)]
     result = Page()
     for case in found[:limit]:
         days_to_due = None if case.due_at is None else (case.due_at - now).days

@@ -2,8 +2,8 @@
 
 Days per stage are per case (all its stays in the stage's states, added up), read from `CaseStateSpan` rows
 written as a case leaves each state; the database sums them per case and counts them per (stage, hours), so
-a report reads a few hundred numbers however many cases there are. Percentiles are nearest-rank (the median of 1, 2, 3, 4 is 2; the 90th
-percentile of ten values is the ninth), which anyone can check by hand from a list.
+a report reads a few hundred numbers however many cases there are. Percentiles are nearest-rank (the median
+of 1, 2, 3, 4 is 2; the 90th percentile of ten values is the ninth), which anyone can check by hand.
 
 Every figure made from fewer than `MIN_GROUP` cases is suppressed: figures leave the centre for funders, and a
 group of three displaced welders in one centre would otherwise point at people.

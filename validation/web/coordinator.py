@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from forms.auth import LANGUAGE_CHOICES
 from forms.common import ConfirmForm
@@ -20,20 +22,21 @@ from validation.web.roles import roles_required
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
 
-def _filter_form() -> QueueFilterForm:
+def _filter_form(assessors: list[tuple[int, str]] | None = None) -> QueueFilterForm:
     """The filters as the URL gives them, with choices from the catalog, the centres and the staff."""
     form = QueueFilterForm(request.args)
     definition = cases.registry().latest("standard")
     anyone = [("", _("Any"))]
     form.credential.choices = anyone + [
-        (str(c.id), f"{c.code} — {c.text('title', current_language())}") for c in catalog.published_credentials()
+        (str(i), f"{code} — {title}") for i, code, title in catalog.published_titles(current_language())
     ]
     form.sector.choices = anyone + [(s, _(s)) for s in staffing.catalog_sectors()]
     form.centre.choices = anyone + [(str(c.id), c.name) for c in accounts.centres()]
     form.language.choices = anyone + LANGUAGE_CHOICES
     form.target_group.choices = anyone + [(value, str(label)) for value, label in TARGET_GROUP_CHOICES]
+    assessors = assessors if assessors is not None else accounts.names_with_role("assessor")
     form.assessor.choices = anyone + [(queues.UNASSIGNED, _("Not assigned"))] + [
-        (str(u.id), u.display_name) for u in accounts.users_with_role("assessor")
+        (str(i), name) for i, name in assessors
     ]
     form.state.choices = anyone + [(name, _(s.label)) for name, s in definition.states.items()]
     return form
@@ -61,6 +64,15 @@ def _filters(form: QueueFilterForm) -> queues.Filters:
     )
 
 
+def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
+    """Each state's label in the reader's language, once per page rather than once per row."""
+    labels: dict[str, str] = {}
+    for key, version in sorted(versions):
+        for name, state in cases.registry().get(key, version).states.items():
+            labels.setdefault(name, _(state.label))
+    return labels
+
+
 def _url_with(**changes: object) -> str:
     """This page's URL with some parameters changed (None removes one): the filters stay in the URL."""
     args = {k: v for k, v in request.args.items(multi=False)}
@@ -69,19 +81,34 @@ def _url_with(**changes: object) -> str:
             args.pop(key, None)
         else:
             args[key] = str(value)
-    return url_for("coordinator.home", **args)
+    base = request.path
+    return f"{base}?{urlencode(args)}" if args else base
+
+
+@bp.app_template_global()
+def select_options(choices: list[tuple[object, object]], selected: object = None) -> Markup:
+    """The <option>s of a long choice (two hundred assessors, say), built in one pass rather than a template
+    loop per option: the queue page lists them twice."""
+    chosen = "" if selected is None else str(selected)
+    parts = []
+    for value, label in choices:
+        text = str(value)
+        mark = " selected" if text == chosen else ""
+        parts.append(f'<option value="{escape(text)}"{mark}>{escape(str(label))}</option>')
+    return Markup("".join(parts))  # noqa: S704 (every value and label is escaped above)
 
 
 @bp.get("/")
 @roles_required("coordinator")
 def home():  # type: ignore[no-untyped-def]
-    form = _filter_form()
+    assessors = accounts.names_with_role("assessor")
+    form = _filter_form(assessors)
     form.validate()
     filters = _filters(form)
     size = int(current_app.config.get("QUEUE_PAGE_SIZE", queues.PAGE_SIZE))
     listed = queues.page(filters, request.args.get("after"), limit=size)
     bulk = BulkAssignForm()
-    bulk.assessor_id.choices = [(u.id, u.display_name) for u in accounts.users_with_role("assessor")]
+    bulk.assessor_id.choices = assessors
     definition = cases.registry().latest("standard")
     return render_template(
         "coordinator/home.html",
@@ -92,7 +119,7 @@ def home():  # type: ignore[no-untyped-def]
         page=listed,
         bulk=bulk,
         url_with=_url_with,
-        definitions={r.case.id: cases.definition_for(r.case) for r in listed.rows},
+        state_labels=_state_labels({(r.case.workflow_key, r.case.workflow_version) for r in listed.rows}),
         first_page=not request.args.get("after"),
     )
 

@@ -117,10 +117,10 @@ def _case_rows(filters: queues.Filters):  # type: ignore[no-untyped-def]
         page = queues.page(filters, after, limit=500)
         for r in page.rows:
             c = r.case
-            definition = cases.definition_for(c)
-            yield [c.id, c.candidate.display_name, c.credential.code, c.credential.text("title", language),
+            definition = cases.registry().get(c.workflow_key, c.workflow_version)
+            yield [c.id, c.candidate_name, c.credential_code, c.title(language),
                    _(definition.state(c.state).label), _(definition.state(c.state).stage.capitalize()),
-                   c.assessor.display_name if c.assessor else "", c.opened_at.date().isoformat(),
+                   c.assessor_name or "", c.opened_at.date().isoformat(),
                    r.days_in_state, c.due_at.date().isoformat() if c.due_at else "",
                    _("yes") if r.overdue else _("no"), _(OUTCOME_LABELS[c.outcome]) if c.outcome else ""]
         if page.next_after is None:

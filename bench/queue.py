@@ -1,0 +1,248 @@
+"""Coordinator desk benchmark: the queue, a case page and the figures at 100,000 cases, under wrk.
+
+    .venv/bin/python bench/queue.py [--db sqlite|postgresql|both] [--cases 100000] [--events 1000000]
+                                    [--duration 10] [--connections 8] [--workers 2] [--keep DIR]
+
+For each database, in one run on one machine:
+1. a new database (a SQLite file, or a new PostgreSQL database `bench_validation` on 127.0.0.1:5432) is
+   migrated and filled by `validation seed` (50 credentials, 200 assessors, cases in every state, a million
+   audit events whose chain verifies);
+2. the app is served by gunicorn (`--workers` sync workers), and the bench coordinator signs in over HTTP;
+3. wrk (Debian's package; installed with apt-get when missing) loads each URL for `--duration` seconds with
+   `--connections` connections and reports requests per second and the 95th percentile of latency; the
+   ceiling is `/healthz` of the same app served the same way;
+4. in the same process as the app, the kept counts per state and the first page of the list are each timed
+   (median of 50): the counts must cost no more than the list.
+
+It prints one table per database: URL, requests/s, share of the ceiling, p95 latency. Goals: list and case
+pages >= 30 % of the ceiling, dashboard p95 < 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = ROOT / ".venv" / "bin"
+PG_ADMIN = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
+PG_BENCH = "postgresql+psycopg://root@127.0.0.1:5432/bench_validation"
+P95_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("P95_US %d\\n", latency:percentile(95)))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fresh_postgres() -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP DATABASE IF EXISTS bench_validation WITH (FORCE)"))
+        conn.execute(sa.text("CREATE DATABASE bench_validation"))
+    engine.dispose()
+
+
+def seed(env: dict[str, str], cases: int, events: int) -> None:
+    run = {**os.environ, **env}
+    subprocess.run([str(BIN / "validation"), "db", "upgrade"], check=True, env=run, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.perf_counter()
+    subprocess.run([str(BIN / "validation"), "seed", "--yes", "--cases", str(cases), "--events", str(events)],
+                   check=True, env=run, cwd=ROOT, stdout=subprocess.DEVNULL)
+    print(f"  seeded {cases:,} cases and {events:,} audit events in {time.perf_counter() - started:.0f} s")
+
+
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync", "--timeout", "120",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "validation:create_app()"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    for _ in range(400):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise SystemExit("the server did not start: " + (server.stderr.read().decode() if server.stderr else ""))
+
+
+def request(port: int, method: str, path: str, cookie: str = "", body: str = "") -> tuple[int, dict[str, str], str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Cookie": cookie} if cookie else {}
+    if body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body or None, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    found = {k.lower(): v for k, v in response.getheaders()}
+    conn.close()
+    return response.status, found, text
+
+
+def sign_in(port: int, email: str, password: str) -> str:
+    status, headers, page = request(port, "GET", "/login")
+    cookie = headers.get("set-cookie", "").split(";")[0]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token, "no CSRF token on the sign-in page"
+    status, headers, _ = request(port, "POST", "/login", cookie,
+                                 urlencode({"login": email, "password": password, "csrf_token": token.group(1)}))
+    assert status == 302, f"sign-in failed: {status}"
+    return headers.get("set-cookie", "").split(";")[0] or cookie
+
+
+def wrk(binary: str, port: int, path: str, cookie: str, duration: int, connections: int,
+        script: Path) -> tuple[float, float]:
+    result = subprocess.run(
+        [binary, "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "30s", "-s", str(script),
+         "-H", f"Cookie: {cookie}", f"http://127.0.0.1:{port}{path}"],
+        check=True, capture_output=True, text=True,
+    )
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    p95 = re.search(r"P95_US (\d+)", result.stdout)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if errors:
+        raise SystemExit(f"{path}: {errors.group(1)} error responses\n{result.stdout}")
+    assert rate and p95, result.stdout
+    return float(rate.group(1)), int(p95.group(1)) / 1000
+
+
+def deep_page(port: int, cookie: str, pages: int) -> str:
+    """The URL of the page reached by following "Next page" `pages` times."""
+    url = "/coordinator/"
+    for _ in range(pages):
+        _status, _, page = request(port, "GET", url, cookie)
+        found = re.search(r'href="([^"]+)" rel="next"', page)
+        if not found:
+            break
+        url = found.group(1).replace("&amp;", "&")
+    return url
+
+
+def in_process_timings(env: dict[str, str]) -> tuple[float, float]:
+    """Median milliseconds of the kept counts and of the first page of the list, inside the app."""
+    os.environ.update(env)
+    from validation import create_app
+    from validation.extensions import db
+    from validation.services import queues
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"]})
+    with app.app_context():
+        def median_ms(work) -> float:  # type: ignore[no-untyped-def]
+            times = []
+            for _ in range(50):
+                started = time.perf_counter()
+                work()
+                times.append((time.perf_counter() - started) * 1000)
+            return statistics.median(times)
+
+        counts = median_ms(queues.counts)
+        listing = median_ms(lambda: queues.page(queues.Filters()))
+        db.session.remove()
+        db.engine.dispose()
+    return counts, listing
+
+
+def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> None:
+    print(f"\n== {backend} ==")
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'bench.sqlite3'}"
+    else:
+        fresh_postgres()
+        url = PG_BENCH
+    env = {"DATABASE_URL": url, "EVIDENCE_DIR": str(folder / "evidence"), "MAIL_DIR": str(folder / "mail"),
+           "SECRET_KEY": "bench-secret-key", "RATELIMIT_STORAGE_URI": "memory://"}
+    seed(env, args.cases, args.events)
+    from validation.demo.seed import COORDINATOR, PASSWORD
+
+    port = free_port()
+    server = start_server(env, port, args.workers)
+    try:
+        cookie = sign_in(port, COORDINATOR, PASSWORD)
+        status, _, page = request(port, "GET", "/coordinator/?state=under_review", cookie)
+        case = re.search(r'href="/cases/(\d+)"', page)
+        assert status == 200 and case, "the queue did not list a case"
+        urls = [
+            ("ceiling: /healthz", "/healthz"),
+            ("queue, first page", "/coordinator/"),
+            ("queue, under review, Ukrainian", "/coordinator/?state=under_review&language=uk"),
+            ("queue, overdue, by due date", "/coordinator/?overdue=y&sort=due"),
+            ("queue, sector and target group", "/coordinator/?sector=ict&target_group=displaced"),
+            ("queue, page 200", deep_page(port, cookie, 200)),
+            ("case page", f"/cases/{case.group(1)}"),
+            ("figures, per credential", "/coordinator/reports?group=credential"),
+        ]
+        script = folder / "p95.lua"
+        script.write_text(P95_SCRIPT)
+        for _, path in urls:  # every URL answers, and is warm
+            status, _, _ = request(port, "GET", path, cookie)
+            assert status == 200, f"{path}: {status}"
+        results = [(label, *wrk(binary, port, path, cookie, args.duration, args.connections, script))
+                   for label, path in urls]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ceiling = results[0][1]
+    print(f"{'URL':<34} {'req/s':>9} {'of ceiling':>11} {'p95 ms':>9}")
+    for label, rate, p95 in results:
+        print(f"{label:<34} {rate:>9.1f} {100 * rate / ceiling:>10.1f} % {p95:>9.1f}")
+    counts, listing = in_process_timings(env)
+    print(f"in the app: kept counts per state {counts:.2f} ms, first page of the list {listing:.2f} ms (medians)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="keep the SQLite database and files in this folder")
+    args = parser.parse_args()
+    binary = ensure_wrk()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"{args.cases:,} cases, {args.events:,} audit events; wrk {args.duration} s x {args.connections} "
+          f"connections; gunicorn {args.workers} sync workers; {os.cpu_count()} CPUs")
+    try:
+        for backend in (("sqlite", "postgresql") if args.db == "both" else (args.db,)):
+            bench(backend, args, binary, folder)
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
