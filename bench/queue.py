@@ -1,7 +1,7 @@
 """Coordinator desk benchmark: the queue, a case page and the figures at 100,000 cases, under wrk.
 
     .venv/bin/python bench/queue.py [--db sqlite|postgresql|both] [--cases 100000] [--events 1000000]
-                                    [--duration 10] [--connections 8] [--workers 2] [--keep DIR]
+                                    [--duration 10] [--connections 8] [--workers 2] [--keep DIR] [--reuse]
 
 For each database, in one run on one machine:
 1. a new database (a SQLite file, or a new PostgreSQL database `bench_validation` on 127.0.0.1:5432) is
@@ -25,7 +25,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,10 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from serving import free_port, start_server  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
 PG_ADMIN = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 PG_BENCH = "postgresql+psycopg://root@127.0.0.1:5432/bench_validation"
@@ -56,12 +59,6 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def fresh_postgres() -> None:
     import sqlalchemy as sa
 
@@ -72,6 +69,19 @@ def fresh_postgres() -> None:
     engine.dispose()
 
 
+def postgres_seeded() -> bool:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_BENCH)
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(sa.text("SELECT count(*) FROM cases")).scalar())
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
 def seed(env: dict[str, str], cases: int, events: int) -> None:
     run = {**os.environ, **env}
     subprocess.run([str(BIN / "validation"), "db", "upgrade"], check=True, env=run, cwd=ROOT,
@@ -80,22 +90,6 @@ def seed(env: dict[str, str], cases: int, events: int) -> None:
     subprocess.run([str(BIN / "validation"), "seed", "--yes", "--cases", str(cases), "--events", str(events)],
                    check=True, env=run, cwd=ROOT, stdout=subprocess.DEVNULL)
     print(f"  seeded {cases:,} cases and {events:,} audit events in {time.perf_counter() - started:.0f} s")
-
-
-def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync", "--timeout", "120",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "validation:create_app()"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    for _ in range(400):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the server did not start: " + (server.stderr.read().decode() if server.stderr else ""))
 
 
 def request(port: int, method: str, path: str, cookie: str = "", body: str = "") -> tuple[int, dict[str, str], str]:
@@ -176,18 +170,26 @@ def in_process_timings(env: dict[str, str]) -> tuple[float, float]:
 
 def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> None:
     print(f"\n== {backend} ==")
+    reuse = False
     if backend == "sqlite":
-        url = f"sqlite:///{folder / 'bench.sqlite3'}"
+        path = folder / "bench.sqlite3"
+        reuse = args.reuse and path.exists()
+        url = f"sqlite:///{path}"
     else:
-        fresh_postgres()
+        reuse = args.reuse and postgres_seeded()
+        if not reuse:
+            fresh_postgres()
         url = PG_BENCH
     env = {"DATABASE_URL": url, "EVIDENCE_DIR": str(folder / "evidence"), "MAIL_DIR": str(folder / "mail"),
            "SECRET_KEY": "bench-secret-key", "RATELIMIT_STORAGE_URI": "memory://"}
-    seed(env, args.cases, args.events)
+    if reuse:
+        print("  reusing the data seeded by an earlier run")
+    else:
+        seed(env, args.cases, args.events)
     from validation.demo.seed import COORDINATOR, PASSWORD
 
     port = free_port()
-    server = start_server(env, port, args.workers)
+    server = start_server(env, port, args.workers, timeout=120)
     try:
         cookie = sign_in(port, COORDINATOR, PASSWORD)
         status, _, page = request(port, "GET", "/coordinator/?state=under_review", cookie)
@@ -230,6 +232,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="keep the SQLite database and files in this folder")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the data an earlier run seeded (in --keep, and in bench_validation)")
     args = parser.parse_args()
     binary = ensure_wrk()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-queue-"))

@@ -27,7 +27,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from serving import free_port, start_server  # noqa: E402
 
 MB = 1024 * 1024
 PASSWORD = "bench password 2024"
@@ -82,12 +84,6 @@ def dd_rate(source: Path, folder: Path) -> float:
 # --- the server ---------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def prepare(env: dict[str, str]) -> int:
     """Migrate the database, load the demo catalog, make a candidate with an open case; returns its id."""
     os.environ.update(env)
@@ -110,22 +106,6 @@ def prepare(env: dict[str, str]) -> int:
         case_id = case.id
         db.engine.dispose()
     return case_id
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", "1", "--worker-class", "sync", "--timeout", "600",
-         "--bind", f"127.0.0.1:{port}", "validation:create_app()"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the server did not start: " + (server.stderr.read().decode() if server.stderr else ""))
 
 
 def worker_of(server: subprocess.Popen[bytes]) -> psutil.Process:

@@ -64,9 +64,11 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # SQLAlchemy starts transactions itself (see _sqlite_begin), not the driver.
         dbapi_connection.isolation_level = None
+        # The wait first: switching to WAL needs a moment's lock, and without it a new connection opened while
+        # another one writes fails at once with "database is locked".
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
 

@@ -26,6 +26,9 @@ STAGES = {
     "appeal_review": "assessment",
 }
 
+# Where the bands of stay lengths begin, in days (services/reports.py, when this revision was written).
+BANDS = (*range(14), 14, 21, 28, 42, 56, 90, 180, 365)
+
 # revision identifiers, used by Alembic.
 revision = '960da149c131'
 down_revision = '1e0c8a481297'
@@ -90,6 +93,16 @@ def upgrade():
     with op.batch_alter_table('case_state_spans', schema=None) as batch_op:
         batch_op.create_index('ix_case_state_spans_case', ['case_id'], unique=False)
         batch_op.create_index('ix_case_state_spans_left', ['left_at'], unique=False)
+    op.create_table('stage_time_counts',
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('grouping', sa.String(length=20), nullable=False),
+    sa.Column('value', sa.String(length=20), nullable=False),
+    sa.Column('stage', sa.String(length=20), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.CheckConstraint('n >= 0 AND days >= 0', name=op.f('ck_stage_time_counts_counts_not_negative')),
+    sa.PrimaryKeyConstraint('month', 'grouping', 'value', 'stage', 'days', name=op.f('pk_stage_time_counts'))
+    )
     # ### end Alembic commands ###
     _rebuild_spans()
     op.execute(
@@ -144,9 +157,57 @@ def _rebuild_spans():
         previous[case_id] = left_at
     if made:
         bind.execute(spans.insert(), made)
+    _count_stays(bind, made)
+
+
+def _count_stays(bind, made):
+    """A stay in a stage ends when the case leaves for a state of another stage; count each in its month."""
+    users = sa.table('users', sa.column('id'), sa.column('centre_id'))
+    profiles = sa.table('candidate_profiles', sa.column('user_id'), sa.column('target_group'))
+    cases = sa.table('cases', sa.column('id'), sa.column('candidate_id'))
+    who = {
+        case_id: ("" if centre_id is None else str(centre_id), group or "")
+        for case_id, centre_id, group in bind.execute(
+            sa.select(cases.c.id, users.c.centre_id, profiles.c.target_group)
+            .select_from(cases.join(users, users.c.id == cases.c.candidate_id)
+                         .outerjoin(profiles, profiles.c.user_id == cases.c.candidate_id))
+        )
+    }
+    counts = {}
+    by_case = {}
+    for span in made:
+        by_case.setdefault(span["case_id"], []).append(span)
+    transitions = sa.table('case_transitions', sa.column('case_id'), sa.column('sequence'), sa.column('to_state'))
+    last_state = dict(bind.execute(
+        sa.select(transitions.c.case_id, transitions.c.to_state).order_by(transitions.c.case_id, transitions.c.sequence)
+    ).all())
+    for case_id, stays in by_case.items():
+        credential_id = stays[0]["credential_id"]
+        centre_id, group = who.get(case_id, ("", ""))
+        following = [s["stage"] for s in stays[1:]] + [STAGES.get(last_state.get(case_id), "certification")]
+        hours = 0
+        for span, next_stage in zip(stays, following):
+            hours += span["hours"]
+            if next_stage != span["stage"]:
+                left = span["left_at"]
+                month = f"{left.year:04d}-{left.month:02d}"
+                days = max(b for b in BANDS if b <= hours // 24)
+                for grouping, value in (("all", ""), ("credential", str(credential_id)), ("centre", centre_id),
+                                        ("target_group", group)):
+                    key = (month, grouping, value, span["stage"], days)
+                    counts[key] = counts.get(key, 0) + 1
+                hours = 0
+    table = sa.table('stage_time_counts', sa.column('month'), sa.column('grouping'), sa.column('value'),
+                     sa.column('stage'), sa.column('days'), sa.column('n'))
+    if counts:
+        bind.execute(table.insert(), [
+            {"month": k[0], "grouping": k[1], "value": k[2], "stage": k[3], "days": k[4], "n": n}
+            for k, n in counts.items()
+        ])
 
 
 def downgrade():
+    op.drop_table('stage_time_counts')
     with op.batch_alter_table('case_state_spans', schema=None) as batch_op:
         batch_op.drop_index('ix_case_state_spans_left')
         batch_op.drop_index('ix_case_state_spans_case')

@@ -1,13 +1,14 @@
 """The figures, checked against values worked out by hand on six cases whose every step is timed.
 
-Six bakery cases open on 2 March 2026 at 09:00 UTC. Case i (0 to 5) stays i+1 days in draft, one day
+Six bakery cases open on 25 March 2026 at 09:00 UTC. Case i (0 to 5) stays i+1 days in draft, one day
 submitted, two in screening, three (even i) or four (odd i) under review, one recommended, then ends awarded
 (i < 3) or partially awarded. Candidates 0-4 belong to the North centre, 5 to the South one; 0-2 are displaced
 people, 3-5 career changers.
 
 By hand, per case (days): identification 1, 2, 3, 4, 5, 6; documentation 3 each; assessment 4, 5, 4, 5, 4, 5.
-Nearest rank: the median of six values is the 3rd, the 90th percentile the 6th. So identification 3.0 / 6.0,
-documentation 3.0 / 3.0, assessment 4.0 / 5.0; decisions 3 awarded, 3 partial: 50 % and 50 %.
+Nearest rank: the median of six values is the 3rd, the 90th percentile the 6th. So identification 3 / 6,
+documentation 3 / 3, assessment 4 / 5 days; decisions 3 awarded, 3 partial: 50 % and 50 %. The drafts end in
+March (26-31), documentation ends on 29, 30, 31 March and 1, 2, 3 April, assessment and decisions in April.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from tests.conftest import login
 from validation.extensions import db
 from validation.models import CaseStateSpan, Centre
 from validation.services import accounts, cases, catalog, profiles, reports
+from validation.services.reports import Days
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-WHOLE = reports.Period(START - timedelta(days=1), START + timedelta(days=60))
+START = datetime(2026, 3, 25, 9, 0, tzinfo=UTC)
+WHOLE = reports.Period("2026-03", "2026-04")
 
 
 def build(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -77,9 +79,9 @@ def test_the_figures_are_the_ones_worked_out_by_hand(app):
         assert (d.rate("awarded"), d.rate("partially_awarded"), d.rate("not_awarded")) == (50.0, 50.0, 0.0)
         times = {stage: (t.n, t.median_days, t.p90_days) for stage, t in figures.overall.times.items()}
         assert times == {
-            "identification": (6, 3.0, 6.0),
-            "documentation": (6, 3.0, 3.0),
-            "assessment": (6, 4.0, 5.0),
+            "identification": (6, Days(3), Days(6)),
+            "documentation": (6, Days(3), Days(3)),
+            "assessment": (6, Days(4), Days(5)),
             "certification": (0, None, None),
         }
         assert figures.per_stage == {"identification": 0, "documentation": 0, "assessment": 0, "certification": 6}
@@ -95,8 +97,8 @@ def test_groups_of_fewer_than_five_are_suppressed(app):
         assert north.label == "North centre" and not north.decisions.suppressed
         assert (north.decisions.awarded, north.decisions.partially_awarded) == (3, 2)
         assert north.decisions.rate("awarded") == 60.0
-        assert north.times["identification"].median_days == 3.0  # ranks of 1..5 days: the 3rd
-        assert north.times["identification"].p90_days == 5.0
+        assert north.times["identification"].median_days == Days(3)  # ranks of 1..5 days: the 3rd
+        assert north.times["identification"].p90_days == Days(5)
         assert south.decisions.suppressed and south.times["identification"].suppressed
         by_group = {g.key: g for g in reports.figures(WHOLE, "target_group").groups}
         assert set(by_group) == {"displaced", "career_changer"}
@@ -108,15 +110,20 @@ def test_groups_of_fewer_than_five_are_suppressed(app):
 def test_the_period_counts_only_what_happened_in_it(app):
     build(app)
     with app.app_context():
-        # The first week: the drafts of cases 0-5 ended on days 1-6, nothing was decided yet.
-        week = reports.Period(START, START + timedelta(days=7))
-        figures = reports.figures(week)
-        assert figures.overall.decisions.n == 0
-        assert figures.overall.times["identification"].n == 6
-        # Only the first two days: two drafts ended (1 and 2 days): too few to show.
-        two = reports.figures(reports.Period(START, START + timedelta(days=2, hours=1)))
-        assert two.overall.times["identification"].n == 2 and two.overall.times["identification"].suppressed
-        assert reports.figures(reports.Period(START - timedelta(days=30), START)).overall.decisions.n == 0
+        march = reports.figures(reports.Period("2026-03", "2026-03")).overall
+        assert march.decisions.n == 0
+        assert (march.times["identification"].n, march.times["identification"].median_days) == (6, Days(3))
+        assert march.times["documentation"].n == 3 and march.times["documentation"].suppressed  # too few to show
+        april = reports.figures(reports.Period("2026-04", "2026-04")).overall
+        assert april.decisions.n == 6 and april.times["identification"].n == 0
+        assert (april.times["assessment"].n, april.times["assessment"].p90_days) == (6, Days(5))
+        assert reports.figures(reports.Period("2026-01", "2026-02")).overall.decisions.n == 0
+        assert reports.Period("2026-11", "2026-12").end == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_long_stays_are_counted_in_bands():
+    assert [reports.band(d) for d in (0, 13, 14, 20, 21, 59, 90, 400)] == [0, 13, 14, 14, 21, 56, 90, 365]
+    assert [str(Days(reports.band(d))) for d in (5, 25, 400)] == ["5", "21\u201327", "365+"]
 
 
 @pytest.mark.parametrize(("values", "median", "p90"), [
@@ -138,7 +145,7 @@ def coordinator(app):  # type: ignore[no-untyped-def]
 def test_the_dashboard_draws_each_chart_beside_its_table(app):
     build(app)
     client = coordinator(app)
-    page = client.get("/coordinator/reports?from=2026-03-01&to=2026-04-30&group=centre")
+    page = client.get("/coordinator/reports?from=2026-03&to=2026-04&group=centre")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert body.count('<svg class="chart" role="img"') == 3
@@ -146,7 +153,7 @@ def test_the_dashboard_draws_each_chart_beside_its_table(app):
     assert "<td>50.0</td>" in body and "North centre" in body and "fewer than 5" in body
     assert "<script" not in body
     # A reversed or broken period is read sensibly, not refused.
-    assert client.get("/coordinator/reports?from=2026-04-30&to=2026-03-01").status_code == 200
+    assert client.get("/coordinator/reports?from=2026-04&to=2026-03").status_code == 200
     assert client.get("/coordinator/reports?from=yesterday&group=nonsense").status_code == 200
     assert app.test_client().get("/coordinator/reports").status_code == 302  # sign in first
 
@@ -154,10 +161,10 @@ def test_the_dashboard_draws_each_chart_beside_its_table(app):
 def test_the_figures_download_as_csv_and_xlsx_with_the_same_numbers(app):
     build(app)
     client = coordinator(app)
-    query = "?from=2026-03-01&to=2026-04-30&group=centre"
+    query = "?from=2026-03-01&to=2026-04&group=centre"  # a full date is read as its month
     response = client.get("/coordinator/reports/figures.csv" + query)
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert response.headers["Content-Disposition"] == "attachment; filename=figures-2026-03-01-2026-04-30.csv"
+    assert response.headers["Content-Disposition"] == "attachment; filename=figures-2026-03-2026-04.csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][:6] == ["Group", "Decided", "Awarded", "Partially awarded", "Not awarded", "Award rate (%)"]
     assert rows[1][:6] == ["All", "6", "3", "3", "0", "50.0"]

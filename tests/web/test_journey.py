@@ -179,7 +179,7 @@ class Journey:
 
     def assign(self, coordinator: FlaskClient, name: str):  # type: ignore[no-untyped-def]
         page = self.page(coordinator).get_data(as_text=True)
-        match = re.search(rf'<option[^>]*value="(\d+)"[^>]*>{re.escape(name)}</option>', page)
+        match = re.search(rf'<option[^>]*value="(\d+)"[^>]*>{re.escape(name)} — \d+ open cases?</option>', page)
         assert match, f"{name} is offered as assessor"
         ok(post(coordinator, f"/cases/{self.case_id}/assign",
                 {"assessor_id": match.group(1), "version": self.version(coordinator)}), 302)

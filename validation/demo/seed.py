@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import yaml
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from validation.demo import CATALOG
 from validation.extensions import db
@@ -36,11 +36,12 @@ from validation.models import (
     Centre,
     Credential,
     LearningOutcome,
+    StageTimeCount,
     User,
     utcnow,
 )
 from validation.models.audit import GENESIS_HASH
-from validation.services import accounts, audit, cases, catalog, queues
+from validation.services import accounts, audit, cases, catalog, queues, reports
 
 PASSWORD = "bench password 2026"  # noqa: S105 (synthetic accounts of a benchmark database)
 COORDINATOR = "bench-coordinator@bench.example"
@@ -209,6 +210,10 @@ def seed(cases_wanted: int = 100_000, credentials_wanted: int = 50, assessors_wa
                        for row in case_rows for p, outcome_id in enumerate(outcomes_of[row["credential_id"]])),
                       CaseClaim, progress, "claims")
 
+    centre_of = {i: str(centres[n % 5].id) for n, i in enumerate(candidate_ids)}
+    group_of = {i: groups[n % 4] or "" for n, i in enumerate(candidate_ids)}
+    stays: dict[tuple[str, str, str, str, int], int] = {}
+
     def spans() -> Iterator[dict[str, Any]]:
         for row in case_rows:
             state = row["state"]
@@ -217,14 +222,33 @@ def seed(cases_wanted: int = 100_000, credentials_wanted: int = 50, assessors_wa
                 continue
             moment = row["opened_at"]
             step = (row["state_entered_at"] - moment) / len(before)
-            for earlier in before:
+            hours = int(step.total_seconds() // 3600)
+            following = [definition.state(s).stage for s in before[1:]] + [definition.state(state).stage]
+            stay = 0
+            for earlier, next_stage in zip(before, following, strict=True):
                 left = moment + step
+                stage = definition.state(earlier).stage
                 yield {"case_id": row["id"], "credential_id": row["credential_id"], "state": earlier,
-                       "stage": definition.state(earlier).stage, "entered_at": moment, "left_at": left,
-                       "hours": int(step.total_seconds() // 3600)}
+                       "stage": stage, "entered_at": moment, "left_at": left, "hours": hours}
+                stay += hours
+                if next_stage != stage:
+                    month, days = f"{left.year:04d}-{left.month:02d}", reports.band(stay // 24)
+                    for grouping, value in (("all", ""), ("credential", str(row["credential_id"])),
+                                            ("centre", centre_of[row["candidate_id"]]),
+                                            ("target_group", group_of[row["candidate_id"]])):
+                        key = (month, grouping, value, stage, days)
+                        stays[key] = stays.get(key, 0) + 1
+                    stay = 0
                 moment = left
 
     span_count = _batches(spans(), CaseStateSpan, progress, "stays")
+    # The counts the demo's own cases made are added in, and the rows written anew.
+    for row in db.session.execute(select(StageTimeCount)).scalars():
+        key = (row.month, row.grouping, row.value, row.stage, row.days)
+        stays[key] = stays.get(key, 0) + row.n
+    db.session.execute(delete(StageTimeCount))
+    _batches(({"month": k[0], "grouping": k[1], "value": k[2], "stage": k[3], "days": k[4], "n": n}
+              for k, n in stays.items()), StageTimeCount, progress, "stage times")
     events = _audit_events(case_rows, events_wanted, coordinator_id, progress)
     wrong = queues.recount()
     db.session.flush()

@@ -18,7 +18,7 @@ from validation.models.intake import IntakeResponse
 from validation.models.mail import OutboundMessage
 from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
 from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
-from validation.models.reporting import CaseStateSpan
+from validation.models.reporting import CaseStateSpan, StageTimeCount
 from validation.models.staffing import AssessorLanguage, AssessorQualification, CaseStateCount
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "OutboundMessage",
     "OutcomeDecision",
     "RefereeRequest",
+    "StageTimeCount",
     "UploadSession",
     "User",
     "UserSession",

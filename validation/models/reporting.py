@@ -32,3 +32,27 @@ class CaseStateSpan(Base):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime] = mapped_column(UTCDateTime)
     hours: Mapped[int] = mapped_column(Integer)
+
+
+class StageTimeCount(Base):
+    """How many stays in a stage ended in a month with a length in a given band of days, overall and per
+    credential, per centre and per target group (one row set for each way of grouping, not their product).
+
+    A stay in a stage runs from entering its first state to leaving for a state of another stage (a case sent
+    back for more evidence and handed in again has two stays in assessment); it is counted when it ends, in
+    that transaction. Lengths are exact up to 13 days and in bands beyond (see `services.reports.BANDS`), so a
+    year of figures sums at most a few thousand rows however many cases there are."""
+
+    __tablename__ = "stage_time_counts"
+    __table_args__ = (CheckConstraint("n >= 0 AND days >= 0", name="counts_not_negative"),)
+
+    #: The month the stays ended in, as YYYY-MM.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    #: all, credential, centre or target_group
+    grouping: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: The group: a credential's or centre's id, a target group; "" for all and for "none said".
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: The first day of the band the stay's length falls in.
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

@@ -253,6 +253,10 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
     now = utcnow()
     was_open = definition.state(source).evidence_open
     target = definition.state(destination)
+    # The kept counts and the stay just ended first, before the case itself changes: their statements would
+    # otherwise flush a half-changed case, and each flush moves its version on.
+    queues.moved(case.credential_id, source, destination)
+    reports.left_state(case, definition.state(source).stage, target.stage, now)
     if was_open and not target.evidence_open and not target.closes:
         # Handing the portfolio in freezes every item of this round.
         for item in db.session.execute(
@@ -263,8 +267,6 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
     if target.evidence_open and not was_open:
         case.submission_round += 1
         case.evidence_requested_at = now
-    queues.moved(case.credential_id, source, destination)
-    reports.left_state(case, definition.state(source).stage, now)
     case.state = destination
     case.state_entered_at = now
     case.due_at = now + timedelta(days=target.sla_days) if target.sla_days and not target.terminal else None

@@ -1,8 +1,9 @@
 """The figures a centre reports: cases per stage, days spent per stage, and how decisions ended.
 
-Days per stage are per case (all its stays in the stage's states, added up), read from `CaseStateSpan` rows
-written as a case leaves each state; the database sums them per case and counts them per (stage, hours), so
-a report reads a few hundred numbers however many cases there are. Percentiles are nearest-rank (the median
+Days per stage are per stay in a stage, in whole days (exact up to 13, in bands beyond), counted when the stay
+ends into `StageTimeCount` (month, grouping, group, stage, band → how many), so a report over a year sums a
+few thousand rows however many cases there are. Each stay in a state is also kept (`CaseStateSpan`), for the
+record and to rebuild the counts. Percentiles are nearest-rank (the median
 of 1, 2, 3, 4 is 2; the 90th percentile of ten values is the ninth), which anyone can check by hand.
 
 Every figure made from fewer than `MIN_GROUP` cases is suppressed: figures leave the centre for funders, and a
@@ -14,37 +15,111 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from validation.extensions import db
-from validation.models import CandidateProfile, Case, CaseStateSpan, Centre, Credential, User
+from validation.models import CandidateProfile, Case, CaseStateSpan, Centre, Credential, StageTimeCount, User
 from workflows.definition import STAGES
 
 MIN_GROUP = 5
+#: Where the bands of stay lengths begin, in days: every day up to 13, then a week, two, a month, a season.
+BANDS = (*range(14), 14, 21, 28, 42, 56, 90, 180, 365)
 DECIDED = ("awarded", "partially_awarded", "not_awarded")
 GROUPINGS = ("credential", "centre", "target_group")
 
 
+def month_of(moment: datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
 @dataclass(frozen=True)
 class Period:
-    """From `start` (included) to `end` (excluded), in UTC."""
+    """Whole months, from `first` to `last` (both included, as YYYY-MM): the figures are kept per month."""
 
-    start: datetime
-    end: datetime
+    first: str
+    last: str
+
+    @property
+    def start(self) -> datetime:
+        year, month = (int(p) for p in self.first.split("-"))
+        return datetime(year, month, 1, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        year, month = (int(p) for p in self.last.split("-"))
+        return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
 
 
 # --- kept as cases move -----------------------------------------------------------------------------------
 
 
-def left_state(case: Case, stage: str, now: datetime) -> None:
-    """The case leaves its current state now (called by `cases` in the transaction of the transition)."""
+def band(days: int) -> int:
+    """The first day of the band a stay of `days` whole days falls in."""
+    return max(b for b in BANDS if b <= days)
+
+
+@dataclass(frozen=True)
+class Days:
+    """A number of days as the kept counts know it: exact, or a band ("21-27", "365+")."""
+
+    low: int
+
+    @property
+    def high(self) -> int | None:
+        later = [b for b in BANDS if b > self.low]
+        return later[0] - 1 if later else None
+
+    def __str__(self) -> str:
+        if self.high == self.low:
+            return str(self.low)
+        return f"{self.low}+" if self.high is None else f"{self.low}\u2013{self.high}"  # an en dash
+
+
+def left_state(case: Case, stage: str, next_stage: str, now: datetime) -> None:
+    """The case leaves its current state now for a state of `next_stage` (called by `cases` in the
+    transaction of the transition). When that ends its stay in `stage`, the stay is counted."""
     hours = max(int((now - case.state_entered_at).total_seconds() // 3600), 0)
+    if next_stage != stage:
+        earlier = db.session.execute(
+            select(CaseStateSpan.stage, CaseStateSpan.hours)
+            .where(CaseStateSpan.case_id == case.id)
+            .order_by(CaseStateSpan.left_at.desc(), CaseStateSpan.id.desc())
+            .limit(100)
+        ).all()
+        stay = hours
+        for earlier_stage, earlier_hours in earlier:
+            if earlier_stage != stage:
+                break
+            stay += earlier_hours
+        _count_stay(case, stage, stay // 24, now)
     db.session.add(
         CaseStateSpan(case_id=case.id, credential_id=case.credential_id, state=case.state, stage=stage,
                       entered_at=case.state_entered_at, left_at=now, hours=hours)
     )
+
+
+def _count_stay(case: Case, stage: str, days: int, now: datetime) -> None:
+    centre_id, target_group = db.session.execute(
+        select(User.centre_id, CandidateProfile.target_group)
+        .select_from(User)
+        .outerjoin(CandidateProfile, CandidateProfile.user_id == User.id)
+        .where(User.id == case.candidate_id)
+    ).one()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    month, days = month_of(now), band(days)
+    for grouping, value in (("all", ""), ("credential", str(case.credential_id)),
+                            ("centre", str(centre_id) if centre_id else ""), ("target_group", target_group or "")):
+        statement = insert(StageTimeCount).values(month=month, grouping=grouping, value=value, stage=stage,
+                                                  days=days, n=1)
+        db.session.execute(statement.on_conflict_do_update(
+            index_elements=[StageTimeCount.month, StageTimeCount.grouping, StageTimeCount.value,
+                            StageTimeCount.stage, StageTimeCount.days],
+            set_={"n": StageTimeCount.n + 1},
+        ))
 
 
 # --- figures ------------------------------------------------------------------------------------------------
@@ -65,8 +140,8 @@ def nearest_rank(histogram: dict[int, int], share: float) -> int:
 @dataclass
 class StageTime:
     n: int
-    median_days: float | None
-    p90_days: float | None
+    median_days: Days | None
+    p90_days: Days | None
 
     @property
     def suppressed(self) -> bool:
@@ -141,10 +216,6 @@ def _labels(grouping: str | None, keys: set[object]) -> dict[object, str]:
     return {k: str(k) for k in keys if k}
 
 
-def _hours_to_days(hours: int) -> float:
-    return round(hours / 24, 1)
-
-
 def figures(period: Period, grouping: str | None = None) -> Figures:
     """Every figure of the period, overall and per group of `grouping`, in four queries."""
     if grouping not in (None, *GROUPINGS):
@@ -160,27 +231,20 @@ def figures(period: Period, grouping: str | None = None) -> Figures:
     decided = select(Case.outcome, func.count()).where(
         Case.closed_at >= period.start, Case.closed_at < period.end, Case.outcome.in_(DECIDED)
     )
-    # Days per stage are per case: the hours of all its stays in the stage's states, added up.
-    per_case = select(
-        CaseStateSpan.case_id, CaseStateSpan.stage, func.sum(CaseStateSpan.hours).label("total")
-    ).join(Case, Case.id == CaseStateSpan.case_id).where(
-        CaseStateSpan.left_at >= period.start, CaseStateSpan.left_at < period.end
+    spans = (
+        select(StageTimeCount.stage, StageTimeCount.days, func.sum(StageTimeCount.n), StageTimeCount.value,
+               StageTimeCount.grouping)
+        .where(StageTimeCount.month >= period.first, StageTimeCount.month <= period.last,
+               StageTimeCount.grouping.in_(["all", grouping] if grouping else ["all"]))
+        .group_by(StageTimeCount.grouping, StageTimeCount.value, StageTimeCount.stage, StageTimeCount.days)
     )
     if column is not None:
         decided = decided.add_columns(column)
-        per_case = per_case.add_columns(column.label("dimension"))
         for target, on in joins:
             decided = decided.outerjoin(target, on)
-            per_case = per_case.outerjoin(target, on)
         decided = decided.group_by(Case.outcome, column)
-        totals = per_case.group_by(CaseStateSpan.case_id, CaseStateSpan.stage, column).subquery()
-        spans = select(totals.c.stage, totals.c.total, func.count(), totals.c.dimension).group_by(
-            totals.c.stage, totals.c.total, totals.c.dimension
-        )
     else:
         decided = decided.group_by(Case.outcome)
-        totals = per_case.group_by(CaseStateSpan.case_id, CaseStateSpan.stage).subquery()
-        spans = select(totals.c.stage, totals.c.total, func.count()).group_by(totals.c.stage, totals.c.total)
 
     overall = Group("all", "all")
     by_key: dict[object, Group] = {}
@@ -191,14 +255,17 @@ def figures(period: Period, grouping: str | None = None) -> Figures:
             group = by_key.setdefault(row[2], Group(str(row[2]), ""))
             setattr(group.decisions, outcome, getattr(group.decisions, outcome) + n)
 
+    # The kept counts name a group as text ("" for none); the cases' columns give ids and NULL.
     histograms: dict[object, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    for row in db.session.execute(spans):
-        stage, hours, n = row[0], int(row[1]), int(row[2])
-        overall_stage = histograms["__all__"][stage]
-        overall_stage[hours] = overall_stage.get(hours, 0) + n
-        if column is not None:
-            by_key.setdefault(row[3], Group(str(row[3]), ""))
-            histograms[row[3]][stage][hours] = n
+    keys = {("" if k is None else str(k)): k for k in by_key}
+    for stage, days, n, value, kind in db.session.execute(spans):
+        if kind == "all":
+            histograms["__all__"][stage][int(days)] = int(n)
+            continue
+        if value not in keys:
+            keys[value] = (int(value) if value.isdigit() and grouping != "target_group" else value) or None
+            by_key.setdefault(keys[value], Group(str(keys[value]), ""))
+        histograms[keys[value]][stage][int(days)] = int(n)
 
     def times(of: dict[str, dict[int, int]]) -> dict[str, StageTime]:
         result = {}
@@ -207,8 +274,8 @@ def figures(period: Period, grouping: str | None = None) -> Figures:
             n = sum(histogram.values())
             result[stage] = StageTime(
                 n=n,
-                median_days=_hours_to_days(nearest_rank(histogram, 0.5)) if n else None,
-                p90_days=_hours_to_days(nearest_rank(histogram, 0.9)) if n else None,
+                median_days=Days(nearest_rank(histogram, 0.5)) if n else None,
+                p90_days=Days(nearest_rank(histogram, 0.9)) if n else None,
             )
         return result
 

@@ -7,7 +7,8 @@ suppressed, on the page as in the files (see services/reports.py).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+import re
+from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
@@ -20,29 +21,32 @@ from validation.web.roles import roles_required
 
 bp = Blueprint("reports", __name__, url_prefix="/coordinator")
 
-DEFAULT_DAYS = 365
+DEFAULT_MONTHS = 12
 OUTCOMES = ("awarded", "partially_awarded", "not_awarded")
 OUTCOME_LABELS = {"awarded": "Awarded", "partially_awarded": "Partially awarded", "not_awarded": "Not awarded",
                   "withdrawn": "Withdrawn"}
 
 
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])")
 
 
-def _period() -> tuple[reports.Period, date, date]:
-    """The period asked for (both days included), by default the last year; a reversed one is turned round."""
+def _month(text: str | None) -> str | None:
+    """YYYY-MM from what the month field sent (a full date is read as its month)."""
+    found = _MONTH.match(text or "")
+    return f"{found.group(1)}-{found.group(2)}" if found else None
+
+
+def _period() -> tuple[reports.Period, str, str]:
+    """The months asked for (both included), by default the last twelve; a reversed pair is turned round."""
     today = datetime.now(UTC).date()
-    first = _day(request.args.get("from")) or today - timedelta(days=DEFAULT_DAYS - 1)
-    last = _day(request.args.get("to")) or today
+    year, month = today.year, today.month - (DEFAULT_MONTHS - 1)
+    while month < 1:
+        year, month = year - 1, month + 12
+    first = _month(request.args.get("from")) or f"{year:04d}-{month:02d}"
+    last = _month(request.args.get("to")) or f"{today.year:04d}-{today.month:02d}"
     if last < first:
         first, last = last, first
-    start = datetime.combine(first, time.min, tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
-    return reports.Period(start, end), first, last
+    return reports.Period(first, last), first, last
 
 
 def _grouping() -> str | None:
@@ -67,12 +71,20 @@ def dashboard():  # type: ignore[no-untyped-def]
     figures = reports.figures(period, grouping)
     stage_names = {stage: _(stage.capitalize()) for stage in reports.STAGES}
     stage_bars = [(stage_names[s], n) for s, n in figures.per_stage.items()]
-    median_bars = [(stage_names[s], None if t.suppressed else t.median_days) for s, t in figures.overall.times.items()]
+    median_bars = [(stage_names[s], t.median_days.low if t.median_days and not t.suppressed else None)
+                   for s, t in figures.overall.times.items()]
     return render_template(
         "coordinator/reports.html", figures=figures, first=first, last=last, grouping=grouping,
         stage_names=stage_names, stage_bars=stage_bars, median_bars=median_bars,
         group_label=lambda g: _group_label(g, grouping), min_group=reports.MIN_GROUP, outcomes=OUTCOMES,
     )
+
+
+def _days(days: reports.Days | None) -> object:
+    """Exact days as a number (a spreadsheet can add them up), a band as its text ("21-27")."""
+    if days is None:
+        return ""
+    return days.low if days.high == days.low else str(days)
 
 
 def _figure_rows(figures: reports.Figures) -> tuple[list[str], list[list[object]]]:
@@ -93,7 +105,7 @@ def _figure_rows(figures: reports.Figures) -> tuple[list[str], list[list[object]
             row += [d.n, d.awarded, d.partially_awarded, d.not_awarded, *(d.rate(o) for o in OUTCOMES)]
         for stage in reports.STAGES:
             t = group.times[stage]
-            row += [suppressed, suppressed] if t.suppressed else [t.median_days, t.p90_days]
+            row += [suppressed, suppressed] if t.suppressed else [_days(t.median_days), _days(t.p90_days)]
         rows.append(row)
     return header, rows
 
@@ -103,7 +115,7 @@ def _figure_rows(figures: reports.Figures) -> tuple[list[str], list[list[object]
 def figures_file(kind: str):  # type: ignore[no-untyped-def]
     period, first, last = _period()
     header, rows = _figure_rows(reports.figures(period, _grouping()))
-    name = f"figures-{first.isoformat()}-{last.isoformat()}.{kind}"
+    name = f"figures-{first}-{last}.{kind}"
     if kind == "csv":
         return csv_response(name, header, rows)
     return xlsx_response(name, _("Figures"), header, rows)
