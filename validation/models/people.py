@@ -35,6 +35,8 @@ class User(UserMixin, Base):
         # Candidates sign in by e-mail, phone or, when registered by a coordinator, their candidate number;
         # staff always have an e-mail address.
         CheckConstraint("role = 'candidate' OR email IS NOT NULL", name="staff_have_email"),
+        # Choices of staff by role (two hundred assessors among tens of thousands of candidates).
+        Index("ix_users_role_name", "role", "display_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

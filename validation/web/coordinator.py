@@ -73,6 +73,14 @@ def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
     return labels
 
 
+def _overdue_label(days_to_due: int) -> str:
+    """"overdue by 3 days": a plain function, since a translation call from inside the template's row loop
+    costs far more than from here."""
+    if days_to_due < 0:
+        return ngettext("overdue by %(num)d day", "overdue by %(num)d days", -days_to_due)
+    return _("overdue today")
+
+
 def _url_with(**changes: object) -> str:
     """This page's URL with some parameters changed (None removes one): the filters stay in the URL."""
     args = {k: v for k, v in request.args.items(multi=False)}
@@ -103,7 +111,7 @@ def select_options(choices: list[tuple[object, object]], selected: object = None
 def home():  # type: ignore[no-untyped-def]
     assessors = accounts.names_with_role("assessor")
     form = _filter_form(assessors)
-    form.validate()
+    form.min_days.validate(form)  # the only field with a rule; the choices are checked in _filters
     filters = _filters(form)
     size = int(current_app.config.get("QUEUE_PAGE_SIZE", queues.PAGE_SIZE))
     listed = queues.page(filters, request.args.get("after"), limit=size)
@@ -119,6 +127,7 @@ def home():  # type: ignore[no-untyped-def]
         page=listed,
         bulk=bulk,
         url_with=_url_with,
+        overdue_label=_overdue_label,
         state_labels=_state_labels({(r.case.workflow_key, r.case.workflow_version) for r in listed.rows}),
         first_page=not request.args.get("after"),
     )
