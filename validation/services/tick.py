@@ -24,9 +24,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -59,13 +60,13 @@ def _days(name: str) -> timedelta:
     return timedelta(days=int(current_app.config[name]))
 
 
-def _notice_given(kind: str, anchor: object) -> object:
+def _notice_given(kind: str, anchor: ColumnElement[datetime]) -> Exists:
     """SQL: the case of the outer query has a notice of `kind` anchored at `anchor` (a column)."""
     return exists().where(CaseNotice.case_id == Case.id, CaseNotice.kind == kind, CaseNotice.anchor_at == anchor)
 
 
-def _ids(statement: object) -> list[tuple[int, datetime]]:
-    rows = [(int(r[0]), r[1]) for r in db.session.execute(statement)]  # type: ignore[call-overload]
+def _ids(statement: Select[Any]) -> list[tuple[int, datetime]]:
+    rows = [(int(r[0]), r[1]) for r in db.session.execute(statement)]
     db.session.rollback()  # end the read: each case then gets a transaction of its own
     return rows
 
@@ -115,6 +116,13 @@ def _give(
     except (ServiceError, workflows.Refused, IntegrityError) as exc:
         db.session.rollback()
         log.warning("tick: case %s, %s not given: %s", case_id, kind, exc)
+        report.errors += 1
+        return False
+    except Exception:
+        # One case that cannot be handled must not keep every case after it waiting, run after run: it is
+        # logged, counted (the command exits 1) and tried again at the next run.
+        db.session.rollback()
+        log.exception("tick: case %s, %s failed", case_id, kind)
         report.errors += 1
         return False
 
