@@ -109,6 +109,18 @@ def _truncate_pg(app: Flask) -> None:
             conn.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_truncate")
 
 
+@pytest.fixture(autouse=True)
+def _no_write_intent_left_behind() -> Iterator[None]:
+    """Each test starts as a reader. A request made through the test client runs in the test's own context,
+    and marks it as writing when it is a POST; without this, the next test in the same worker would begin
+    its SQLite transactions with the write lock (a test holding two connections then waits for itself)."""
+    from validation.web.security import write_intent
+
+    token = write_intent.set(False)
+    yield
+    write_intent.reset(token)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -44,6 +44,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(demo)
     app.cli.add_command(mail_group)
+    app.cli.add_command(tick)
     app.cli.add_command(uploads_group)
     app.cli.add_command(queues_group)
     app.cli.add_command(seed_command)
@@ -221,6 +222,29 @@ def mail_send(limit: int) -> None:
     report = mail.send_pending(limit)
     click.echo(f"{report.sent} e-mail(s) sent, {report.failed} failed.")
     if report.failed:
+        sys.exit(1)
+
+
+@click.command("tick")
+@click.option("--mail-limit", type=int, default=100, show_default=True, help="At most this many e-mails.")
+@with_appcontext
+@writes
+def tick(mail_limit: int) -> None:
+    """Everything due by now: overdue cases, deadline reminders, draft warnings and expiries, then e-mail.
+
+    Run it every minute (cron, a systemd timer), on as many machines as you like: each notice is given and
+    each e-mail sent once. Exit 1 when a case could not be handled (it is tried again at the next run); an
+    e-mail that fails is retried later and, failing for good, listed on the administrators' e-mail page.
+    """
+    from validation.services import tick as tick_service
+
+    report = tick_service.run(mail_limit=mail_limit)
+    click.echo(
+        f"{report.overdue} marked overdue, {report.reminded} reminded, {report.warned} draft(s) warned, "
+        f"{report.expired} draft(s) expired; {report.sent} e-mail(s) sent, {report.failed} failed."
+    )
+    if report.errors:
+        click.echo(f"{report.errors} case(s) could not be handled; see the log.", err=True)
         sys.exit(1)
 
 

@@ -61,6 +61,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_FROM": os.environ.get("MAIL_FROM", "validation@localhost"),
         "MAIL_DIR": os.environ.get("MAIL_DIR") or str(instance / "mail"),
         "REFEREE_LINK_DAYS": int(os.environ.get("REFEREE_LINK_DAYS", "30")),
+        # Delivery retries: wait MAIL_RETRY_SECONDS after the first failure, twice as long after each next one
+        # (at most MAIL_RETRY_MAX_SECONDS); after MAIL_MAX_ATTEMPTS failures the message is marked failed.
+        "MAIL_MAX_ATTEMPTS": int(os.environ.get("MAIL_MAX_ATTEMPTS", "8")),
+        "MAIL_RETRY_SECONDS": int(os.environ.get("MAIL_RETRY_SECONDS", "60")),
+        "MAIL_RETRY_MAX_SECONDS": int(os.environ.get("MAIL_RETRY_MAX_SECONDS", "3600")),
+        # `validation tick`: remind whoever must act this many days before a case is due; warn a candidate
+        # whose draft has not changed for DRAFT_WARNING_DAYS, and withdraw it DRAFT_EXPIRY_DAYS after that.
+        "DEADLINE_NEAR_DAYS": int(os.environ.get("DEADLINE_NEAR_DAYS", "2")),
+        "DRAFT_WARNING_DAYS": int(os.environ.get("DRAFT_WARNING_DAYS", "45")),
+        "DRAFT_EXPIRY_DAYS": int(os.environ.get("DRAFT_EXPIRY_DAYS", "14")),
         # The country assumed for a phone number written without its country code (ISO 3166 code).
         "PHONE_REGION": os.environ.get("PHONE_REGION", "UA"),
         "ACCESS_CODE_DAYS": int(os.environ.get("ACCESS_CODE_DAYS", "14")),

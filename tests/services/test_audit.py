@@ -156,10 +156,12 @@ def test_every_change_appends_exactly_one_event(ctx: Flask) -> None:
 
     with appended("case.transition"):
         cases.fire(case.id, "start_screening", coordinator)
-    with appended("case.assigned") as found:
+    # The assessor is told, and who was told of what is a change of its own.
+    with appended("case.assigned", "notification.created") as found:
         cases.assign_assessor(case.id, assessor.id, coordinator)
-    (assigned,) = found
+    assigned, told = found
     assert audit.facts_of(assigned) == {"assessor_id": assessor.id, "previous_assessor_id": None}
+    assert told.case_id is None and audit.facts_of(told)["user_id"] == assessor.id
     with appended():  # the same assessor again changes nothing
         cases.assign_assessor(case.id, assessor.id, coordinator)
     with appended("case.transition") as found:
@@ -179,10 +181,10 @@ def test_every_change_appends_exactly_one_event(ctx: Flask) -> None:
     with appended("case.transition", "moderation.drawn") as found:
         cases.fire(case.id, "recommend", assessor)
     assert audit.facts_of(found[1])["selected"] is False  # every outcome met, no rule of its own
-    # Awarding is two changes: the case moves, and an award is issued.
-    with appended("case.transition", "award.issued") as found:
+    # Awarding is three changes: the case moves, an award is issued, and the candidate is told.
+    with appended("case.transition", "award.issued", "notification.created") as found:
         cases.fire(case.id, "award", coordinator)
-    moved, issued = found
+    moved, issued, _told = found
     assert (moved.from_state, moved.to_state) == ("recommended", "awarded")
     assert audit.facts_of(issued)["kind"] == "full"
     assert audit.facts_of(issued)["outcomes"] == len(outcome_ids)

@@ -8,7 +8,7 @@ import email
 import socketserver
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from validation.extensions import db
-from validation.models import OutboundMessage
+from validation.models import OutboundMessage, utcnow
 from validation.services import mail
 from validation.web.security import write_intent
 
@@ -273,10 +273,16 @@ def test_messages_go_to_the_smtp_server_and_one_refusal_stops_no_other(
     assert rows["olena@example.org"].sent_at is not None
     assert not list(mail_dir.glob("*.eml")), "with a mail server, nothing is written to the folder"
 
-    # The next run tries the refused one again, and only that one.
+    # Not at once: the refused one waits a minute before it is tried again ...
+    assert refused.next_attempt_at is not None
+    assert timedelta(seconds=50) < refused.next_attempt_at - refused.created_at < timedelta(minutes=5)
     smtp_server.refuse.clear()
     result = _send(app)
-    assert result.exit_code == 0 and "1 e-mail(s) sent, 0 failed." in result.output
+    assert result.exit_code == 0 and "0 e-mail(s) sent, 0 failed." in result.output
+    # ... and then the next run tries it again, and only that one.
+    with app.app_context():
+        report = mail.send_pending(now=utcnow() + timedelta(minutes=2))
+    assert (report.sent, report.failed) == (1, 0)
     assert [r for _, r, _ in smtp_server.received][-1] == ["nobody@example.org"]
     assert len(smtp_server.received) == 3
     refused = _rows(app)["nobody@example.org"]
@@ -304,7 +310,9 @@ def test_an_unreachable_server_is_counted_and_retried_later(app: Flask, mail_dir
     _queue(app, ("olena@example.org", "en"))
 
     assert _send(app).exit_code == 1
-    assert _send(app).exit_code == 1
+    assert _send(app).exit_code == 0, "not tried again before its next attempt is due"
+    with app.app_context():
+        assert mail.send_pending(now=utcnow() + timedelta(minutes=2)).failed == 1
     row = _rows(app)["olena@example.org"]
     assert row.sent_at is None and row.attempts == 2
     assert "Connection" in (row.last_error or "") or "refused" in (row.last_error or "").lower()

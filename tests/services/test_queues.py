@@ -230,8 +230,9 @@ def test_bulk_assignment_takes_each_case_on_its_own(world):
     assigned = db.session.execute(
         select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)
     ).scalars().all()
-    assert [(e.action, e.case_id) for e in assigned] == [("case.assigned", screening.id),
-                                                         ("case.assigned", draft.id)]
+    # Each case on its own: its assignment, and the notification that tells the assessor.
+    assert [e.action for e in assigned] == ["case.assigned", "notification.created"] * 2
+    assert [e.case_id for e in assigned if e.action == "case.assigned"] == [screening.id, draft.id]
     assert audit.verify_chain().intact
 
 
@@ -259,3 +260,37 @@ def test_the_recount_command_repairs_and_says_how_many(world, app):
     assert queues.counts() == actual_counts()
     again = app.test_cli_runner().invoke(args=["queues", "recount"])
     assert "0 count(s) corrected." in again.output
+
+
+# --- reminders -----------------------------------------------------------------------------------------------
+
+
+def test_a_bulk_reminder_tells_whoever_each_case_waits_for_in_their_language(world):
+    from validation.models import Notification, OutboundMessage
+
+    who = world["who"]
+    c = world["cases"]
+    draft, review, closed = (db.session.get(Case, c[k]) for k in ("a", "b", "e"))  # a: Ukrainian candidate
+    before = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    report = queues.bulk_remind([(draft.id, None), (review.id, 1), (closed.id, None)], who["coordinator"])
+    db.session.commit()
+    assert sorted(report.done) == sorted([draft.id, review.id])
+    assert report.refused == [(closed.id, "This case is closed; nobody is waiting to be reminded.")]
+    told = {n.case_id: n.user_id for n in db.session.execute(
+        select(Notification).where(Notification.kind == "reminder")).scalars()}
+    assert told == {draft.id: draft.candidate_id, review.id: who["assessor"].id}
+    ukrainian = db.session.execute(
+        select(OutboundMessage).where(OutboundMessage.to_address == "a@test.example")).scalars().all()
+    assert [m.language for m in ukrainian if "нагад" in m.subject.lower()] == ["uk"]
+    actions = db.session.execute(
+        select(AuditEvent.action, AuditEvent.case_id).where(AuditEvent.seq > before).order_by(AuditEvent.seq)
+    ).all()
+    assert [a for a in actions if a[0] == "case.reminded"] == [("case.reminded", draft.id),
+                                                              ("case.reminded", review.id)]
+    assert draft.lock_version == db.session.get(Case, draft.id).lock_version  # nothing about the case changed
+
+
+def test_only_coordinators_send_reminders(world):
+    with pytest.raises(Exception) as refused:
+        queues.bulk_remind([(world["cases"]["a"], None)], world["who"]["assessor"])
+    assert "coordinators" in str(refused.value)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from tests import factories
 from tests.conftest import PASSWORD, csrf_token
 from validation.extensions import db
-from validation.models import AuditEvent, Case, User
+from validation.models import AuditEvent, Case, OutboundMessage, User
 from validation.services import awards, cases, evidence, referees
 
 ROLES = ("anonymous", "owner", "other_candidate", "assessor", "other_assessor", "coordinator", "admin")
@@ -148,6 +148,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     # --- the coordinator's queue and who may assess what ---
     # Nothing chosen: back to the queue with the reason (the queue is the coordinator's only).
     ("coordinator.bulk_assign", "POST"): staff_only("coordinator", "/coordinator/"),
+    ("coordinator.bulk_remind", "POST"): staff_only("coordinator", "/coordinator/"),
     # The figures and the exports are the coordinator's.
     ("reports.dashboard", "GET"): staff_only("coordinator", 200),
     ("reports.figures_file", "GET"): staff_only("coordinator", 200),
@@ -157,6 +158,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     ("admin.qualifications", "POST"): staff_only("admin", 404),
     ("quality.policies", "GET"): staff_only("admin", 200),
     ("quality.policies", "POST"): staff_only("admin", 422),  # empty form: no credential chosen
+    # --- notifications and the outbox ---
+    # Everyone signed in has notifications of their own (only their own: the page takes no id).
+    ("notifications.index", "GET"): {**everyone(200), "anonymous": LOGIN},
+    ("notifications.mark_read", "POST"): {**everyone("/notifications/"), "anonymous": LOGIN},
+    # The referee's invitation waits in the outbox: the administrator may have it retried at once.
+    ("outbox.index", "GET"): staff_only("admin", 200),
+    ("outbox.retry", "POST"): staff_only("admin", "/admin/mail/"),
 }
 
 
@@ -174,12 +182,14 @@ class World:
     #: A referee request on the case, still waiting, and the token of its link.
     request_id: int
     referee_token: str
+    #: An e-mail waiting in the outbox (the referee's invitation).
+    message_id: int
 
     def url_values(self) -> dict[str, object]:
         return {"case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
                 "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
                 "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": self.referee_token,
-                "request_id": self.request_id, "interview_id": 0, "kind": "csv"}
+                "request_id": self.request_id, "interview_id": 0, "kind": "csv", "message_id": self.message_id}
 
 
 # Minimal form data per POST route, beyond the CSRF token: what the page's form always carries.
@@ -222,6 +232,9 @@ def build_world(app: Flask) -> World:
             outcome_id=case.claims[0].outcome_id,
             request_id=request.id,
             referee_token=token,
+            message_id=db.session.execute(
+                select(OutboundMessage.id).where(OutboundMessage.purpose == "referee_invitation")
+            ).scalar_one(),
         )
 
 

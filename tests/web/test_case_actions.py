@@ -56,6 +56,10 @@ def person_for(app: Flask, case_id: int, role: str, trigger: str) -> str:
 
 #: Changes that come with a transition, each with an audit event of its own.
 SIDE_EVENTS = {"recommend": 1, "uphold_appeal": 2, "appeal": 1, "start_appeal_review": 1, "dismiss_appeal": 1}
+#: Notifications a transition sends (one audit event each): the candidate hears of a request for more
+#: evidence, a decision and an appeal's result; the case's coordinator of an appeal.
+NOTIFIED = {"request_more_evidence": 1, "award": 1, "award_partially": 1, "refuse_award": 1, "appeal": 1,
+            "uphold_appeal": 1, "dismiss_appeal": 1}
 
 
 def valid(state: str, trigger: str) -> bool:
@@ -228,7 +232,8 @@ def test_every_allowed_trigger_moves_the_case(app, state, trigger):
     assert after.lock_version == before.lock_version + (2 if trigger in ("agree", "disagree") else 1)
     assert after.transitions == before.transitions + 1
     awarding = STANDARD.state(destination).outcome in ("awarded", "partially_awarded")
-    assert after.audit_events == before.audit_events + 1 + awarding + SIDE_EVENTS.get(trigger, 0)
+    assert after.audit_events == (before.audit_events + 1 + awarding + SIDE_EVENTS.get(trigger, 0)
+                                  + NOTIFIED.get(trigger, 0))
     with app.app_context():
         last = cases.transitions_of(case_id)[-1]
         assert (last.trigger, last.from_state, last.to_state) == (trigger, state, destination)

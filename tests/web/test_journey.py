@@ -145,6 +145,8 @@ class Journey:
             self.expected.append("case.transition")
             if trigger == "recommend":
                 self.expected.append("moderation.drawn")  # what the credential's sampling rule said
+            if trigger == "request_more_evidence":
+                self.expected.append("notification.created")  # the candidate is told
         return response
 
     def add_evidence(self, client: FlaskClient, outcomes: list[str], **fields: object):  # type: ignore[no-untyped-def]
@@ -184,6 +186,7 @@ class Journey:
         ok(post(coordinator, f"/cases/{self.case_id}/assign",
                 {"assessor_id": match.group(1), "version": self.version(coordinator)}), 302)
         self.expected.append("case.assigned")
+        self.expected.append("notification.created")  # the assessor is told
 
     # --- the candidate's first steps -------------------------------------------------------------------
 
@@ -363,7 +366,7 @@ def test_journey_to_a_partial_award(app):
     refused = j.fire(coordinator, "award", status=409)
     assert "Outcomes not met: LO2. A full award needs every claimed outcome met." in words(refused)
     j.fire(coordinator, "award_partially")
-    j.expected.append("award.issued")
+    j.expected += ["award.issued", "notification.created"]  # the candidate is told of the decision
     assert j.state() == "partially_awarded"
 
     # --- the certificate ---
@@ -446,7 +449,7 @@ def test_journey_to_a_full_award(app):
     refused = j.fire(coordinator, "award_partially", status=409)
     assert "Every claimed outcome is met: give the full award instead of a partial one." in words(refused)
     j.fire(coordinator, "award")
-    j.expected.append("award.issued")
+    j.expected += ["award.issued", "notification.created"]  # the candidate is told of the decision
     assert j.state() == "awarded"
 
     award_link = re.search(r'href="/awards/(\d+)"', text(j.page(candidate)))

@@ -127,7 +127,7 @@ def test_bulk_assignment_assigns_each_case_and_names_the_refused_ones(app):
         assigned = {c.id: c.assessor_id for c in db.session.execute(select(Case)).scalars()}
         assert assigned[made[0]] == assigned[made[1]] == ids["other_assessor"]
         after = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
-        assert after == before + 2
+        assert after == before + 4  # per case: the assignment and the notification to the assessor
 
 
 @pytest.mark.parametrize("data", [{}, {"assessor_id": "2"}, {"cases": ["1:1"]}, {"cases": ["x"], "assessor_id": "2"}])
@@ -201,3 +201,18 @@ def test_an_admin_sets_what_an_assessor_may_assess(app):
         db.session.commit()
     assert admin.get(f"/admin/users/{ids['coordinator']}/qualifications").status_code == 404  # not an assessor
     assert coordinator(app).get(f"/admin/users/{newcomer_id}/qualifications").status_code == 403
+
+
+def test_reminders_are_sent_from_the_same_choice_of_cases(app):
+    made, _ids = make_cases(app, ["draft", "screening", "awarded"])
+    client = coordinator(app)
+    page = client.get("/coordinator/").get_data(as_text=True)
+    assert 'formaction="/coordinator/bulk/remind"' in page
+    values = re.findall(r'name="cases" value="(\d+:\d+)"', page)
+    response = post(client, "/coordinator/bulk/remind", {"cases": values, "back": "/coordinator/"})
+    assert response.status_code == 302
+    shown = text(client.get("/coordinator/"))
+    assert "Reminders were sent for 2 cases." in shown
+    assert f"No reminder for case #{made[2]}: This case is closed; nobody is waiting to be reminded." in shown
+    nothing = post(client, "/coordinator/bulk/remind", {"back": "/coordinator/"})
+    assert nothing.status_code == 302 and "Choose at least one case." in text(client.get("/coordinator/"))

@@ -16,6 +16,7 @@ from validation.models.catalog import Credential, LearningOutcome
 from validation.models.evidence import Blob, EvidenceItem, EvidenceLink, RefereeRequest, UploadSession
 from validation.models.intake import IntakeResponse
 from validation.models.mail import OutboundMessage
+from validation.models.notifications import CaseNotice, Notification
 from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
 from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
 from validation.models.reporting import CaseStateSpan, StageTimeCount
@@ -34,6 +35,7 @@ __all__ = [
     "CandidateProfile",
     "Case",
     "CaseClaim",
+    "CaseNotice",
     "CaseStateCount",
     "CaseStateSpan",
     "CaseTransition",
@@ -52,6 +54,7 @@ __all__ = [
     "LearningOutcome",
     "Moderation",
     "ModerationView",
+    "Notification",
     "OutboundMessage",
     "OutcomeDecision",
     "RefereeRequest",

@@ -11,7 +11,7 @@ from validation.models.base import Base, UTCDateTime, utcnow
 
 
 class OutboundMessage(Base):
-    """An e-mail in the outbox: rendered in the recipient's language when queued, sent by `validation mail send`.
+    """An e-mail in the outbox: rendered in the recipient's language when queued, sent by `validation tick`.
 
     Queuing inside the request's transaction means a message exists exactly when its change committed; a
     failed delivery is retried and never blocks the person who caused it.
@@ -20,6 +20,7 @@ class OutboundMessage(Base):
     __tablename__ = "outbound_messages"
     __table_args__ = (
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint("sent_at IS NULL OR failed_at IS NULL", name="sent_or_failed"),
         Index("ix_outbound_messages_unsent", "sent_at", "id"),
     )
 
@@ -33,3 +34,8 @@ class OutboundMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Not tried again before this moment (None: at once); each failure doubles the wait, up to a cap.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Given up after MAIL_MAX_ATTEMPTS failures: kept, shown to administrators, sent again only when one
+    #: of them asks for it.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

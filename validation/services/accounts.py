@@ -11,6 +11,7 @@ import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from validation.extensions import db
 from validation.models import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession, utcnow
@@ -449,6 +450,42 @@ def centres() -> list[Centre]:
 
 def get_user(user_id: int) -> User | None:
     return db.session.get(User, user_id)
+
+
+#: The account that automatic actions (`validation tick`) are recorded under. ".invalid" can never receive mail.
+SYSTEM_EMAIL = "system@validation.invalid"
+SYSTEM_NAME = "Validation system (automatic actions)"
+
+
+def system_user() -> User:
+    """The account under which the tick withdraws an abandoned draft, made the first time it is needed.
+
+    The workflow lets only candidates and coordinators withdraw a case. Recording the expiry under the
+    candidate would say they withdrew it, which they did not; so it is recorded under this clearly named
+    account with the coordinator role. It is disabled and has no password anyone knows, so nobody can sign
+    in as it, and being disabled it is never counted among the coordinators who are told about cases.
+    Two ticks creating it at once: the unique e-mail lets one insert win; the other reads that one.
+    """
+    found = find_by_email(SYSTEM_EMAIL)
+    if found is not None:
+        return found
+    user = User(
+        email=SYSTEM_EMAIL,
+        display_name=SYSTEM_NAME,
+        password_hash=hash_password(secrets.token_urlsafe(32)),
+        role="coordinator",
+        active=False,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        found = find_by_email(SYSTEM_EMAIL)
+        assert found is not None, "the system account was created by another process"
+        return found
+    audit.record("user.created", actor=None, user_id=user.id, role=user.role, system=True)
+    return user
 
 
 def list_users() -> list[User]:

@@ -233,7 +233,15 @@ def fire(
             awards.issue(case, actor)
     moderation.after_transition(case, trigger, source, destination, actor)
     appeals.after_transition(case, trigger, source, reason, actor)
+    _notify_transition(case, trigger, destination)
     return case
+
+
+def _notify_transition(case: Case, trigger: str, destination: str) -> None:
+    """Tell whoever the transition concerns (see services/notifications.py), in the same transaction."""
+    from validation.services import notifications
+
+    notifications.after_transition(case, trigger, destination)
 
 
 def _check_assessor(case: Case, trigger: str, actor: User) -> None:
@@ -348,7 +356,15 @@ def assign_assessor(case_id: int, assessor_id: int, actor: User, expected_versio
     audit.record(
         "case.assigned", actor=actor, case=case, assessor_id=assessor.id, previous_assessor_id=previous
     )
+    _notify_assigned(case, assessor)
     return case
+
+
+def _notify_assigned(case: Case, assessor: User) -> None:
+    """The assessor hears of their new case (see services/notifications.py), in the same transaction."""
+    from validation.services import notifications
+
+    notifications.assessor_assigned(case, assessor)
 
 
 def transitions_of(case_id: int) -> list[CaseTransition]:

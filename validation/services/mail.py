@@ -2,9 +2,13 @@
 
 `queue` renders a message in the recipient's language and adds it to the caller's transaction, so a
 message exists exactly when its change commits, and a slow or broken mail server never fails the person
-who caused it. `send_pending` (the `validation mail send` command, run from cron or a timer) delivers
+who caused it. `send_pending` (part of `validation tick`, and `validation mail send` on its own) delivers
 what waits: over SMTP when `MAIL_SMTP_URL` is set, else as .eml files in `MAIL_DIR`, so a local install
 can read its mail without a server.
+
+A failed delivery is tried again later, each wait twice the one before (MAIL_RETRY_SECONDS, doubled, at most
+MAIL_RETRY_MAX_SECONDS); after MAIL_MAX_ATTEMPTS failures the message is marked failed. Nothing is deleted:
+a failed message stays in the outbox, listed for administrators, until one of them asks to retry it.
 
 A mail template is plain text, `templates/mail/<name>.txt`, extending `mail/_layout.txt`: it defines
 `{% block subject %}` (one line) and `{% block body %}`. Plain text is not autoescaped (Flask escapes only
@@ -19,6 +23,7 @@ import smtplib
 import ssl
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
@@ -27,10 +32,12 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from validation.extensions import db
-from validation.models import OutboundMessage, utcnow
+from validation.models import OutboundMessage, User, utcnow
+from validation.services import audit
+from validation.services.errors import Conflict, Forbidden, NotFound
 
 SMTP_TIMEOUT_SECONDS = 20
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -164,9 +171,13 @@ def _deliver(message: OutboundMessage) -> None:
         _write_file(email, message, Path(current_app.config["MAIL_DIR"]))
 
 
-def _next_unsent(tried: set[int]) -> OutboundMessage | None:
-    """The next message nobody is sending: PostgreSQL skips rows another sender holds locked."""
-    statement = select(OutboundMessage).where(OutboundMessage.sent_at.is_(None))
+def _next_unsent(tried: set[int], now: datetime) -> OutboundMessage | None:
+    """The next message due that nobody is sending: PostgreSQL skips rows another sender holds locked."""
+    statement = select(OutboundMessage).where(
+        OutboundMessage.sent_at.is_(None),
+        OutboundMessage.failed_at.is_(None),
+        or_(OutboundMessage.next_attempt_at.is_(None), OutboundMessage.next_attempt_at <= now),
+    )
     if tried:
         statement = statement.where(OutboundMessage.id.not_in(tried))
     # Fresh messages first, so that one that keeps failing never holds up the others.
@@ -176,17 +187,39 @@ def _next_unsent(tried: set[int]) -> OutboundMessage | None:
     return db.session.execute(statement.execution_options(populate_existing=True)).scalar_one_or_none()
 
 
-def send_pending(limit: int = 100) -> SendReport:
-    """Deliver up to `limit` unsent messages; count each attempt and keep the last error.
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failure: 1, 2, 4, 8 ... minutes by default, capped."""
+    base = int(current_app.config.get("MAIL_RETRY_SECONDS", 60))
+    cap = int(current_app.config.get("MAIL_RETRY_MAX_SECONDS", 3600))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+
+def _record_failure(message: OutboundMessage, exc: Exception, now: datetime) -> None:
+    """Keep the error; schedule the next attempt, or give up after the last one (and say so in the trail)."""
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if message.attempts >= int(current_app.config.get("MAIL_MAX_ATTEMPTS", 8)):
+        message.failed_at = now
+        message.next_attempt_at = None
+        db.session.flush()
+        audit.record("mail.failed", message_id=message.id, purpose=message.purpose, attempts=message.attempts)
+    else:
+        message.next_attempt_at = now + retry_delay(message.attempts)
+
+
+def send_pending(limit: int = 100, now: datetime | None = None) -> SendReport:
+    """Deliver up to `limit` messages that are due; count each attempt and keep the last error.
 
     Unlike other services this commits, once per message: sending is outside the database and cannot be
     rolled back, so each delivery is recorded as soon as it happened and a crash resends at most one
-    message. One failing message is recorded and the next one is tried.
+    message. One failing message is recorded and the next one is tried. On PostgreSQL a message being sent
+    is locked and skipped by every other sender; on SQLite the sender holds the write lock (the CLI takes
+    it up front), so two senders at once never send one message twice.
     """
     sent = failed = 0
     tried: set[int] = set()
     while len(tried) < limit:
-        message = _next_unsent(tried)
+        moment = now or utcnow()
+        message = _next_unsent(tried, moment)
         if message is None:
             db.session.rollback()
             break
@@ -195,11 +228,54 @@ def send_pending(limit: int = 100) -> SendReport:
         try:
             _deliver(message)
         except (OSError, smtplib.SMTPException, ValueError) as exc:
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            _record_failure(message, exc, moment)
             failed += 1
         else:
             message.sent_at = utcnow()
             message.last_error = None
+            message.next_attempt_at = None
             sent += 1
         db.session.commit()
     return SendReport(sent, failed)
+
+
+# --- the administrators' view ----------------------------------------------------------------------------
+
+
+def unsent(limit: int = 200) -> list[OutboundMessage]:
+    """Messages not delivered yet, failed ones first, then the longest waiting."""
+    return list(
+        db.session.execute(
+            select(OutboundMessage)
+            .where(OutboundMessage.sent_at.is_(None))
+            .order_by(OutboundMessage.failed_at.is_(None), OutboundMessage.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def retry_now(message_id: int, actor: User) -> OutboundMessage:
+    """An administrator asks for a failed (or waiting) message to be sent at the next tick, with fresh attempts.
+
+    The earlier error stays until the next attempt replaces it; the trail records how many attempts the
+    message had before.
+    """
+    if actor.role != "admin":
+        raise Forbidden("Only an administrator can retry e-mails.")
+    statement = select(OutboundMessage).where(OutboundMessage.id == message_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    message = db.session.execute(statement.execution_options(populate_existing=True)).scalar_one_or_none()
+    if message is None:
+        raise NotFound("There is no such e-mail.")
+    if message.sent_at is not None:
+        raise Conflict("This e-mail has already been sent.")
+    before = message.attempts
+    was_failed = message.failed_at is not None
+    message.attempts = 0
+    message.failed_at = None
+    message.next_attempt_at = None
+    db.session.flush()
+    audit.record("mail.retry_requested", actor=actor, message_id=message.id, attempts_before=before,
+                 was_failed=was_failed)
+    return message

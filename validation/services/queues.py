@@ -19,8 +19,12 @@ from sqlalchemy.orm import aliased
 from validation.extensions import db
 from validation.models import CandidateProfile, Case, CaseStateCount, Credential, User, utcnow
 from validation.models.catalog import localized
+from validation.services import audit
+from validation.services.errors import Forbidden
+from validation.storage.inspect import N_
 
 PAGE_SIZE = 50
+CLOSED_NO_REMINDER = N_("This case is closed; nobody is waiting to be reminded.")
 SORTS = ("age", "due")
 #: The assessor filter's value for cases nobody is assigned to.
 UNASSIGNED = "none"
@@ -262,5 +266,31 @@ def bulk_assign(selection: list[tuple[int, int | None]], assessor_id: int, actor
             report.refused.append((case_id, exc.reason))
             continue
         savepoint.commit()
+        report.done.append(case_id)
+    return report
+
+
+def bulk_remind(selection: list[tuple[int, int | None]], actor: User) -> BulkReport:
+    """Remind whoever each chosen case waits for (the candidate, the assessor or the moderator, else the
+    coordinators), in their language, in the app and by e-mail; each reminder audited with its case. A closed
+    case is named and skipped. A reminder changes no case, so a page shown before a change still sends it."""
+    from validation.services import access, notifications
+    from validation.services.errors import ServiceError
+
+    if actor.role != "coordinator":
+        raise Forbidden("Only coordinators send reminders.")
+    report = BulkReport()
+    for case_id, _version in selection:
+        try:
+            case = access.case_to_act_on(actor, case_id)
+        except ServiceError as exc:
+            report.refused.append((case_id, exc.reason))
+            continue
+        if case.outcome is not None and case.state not in ("appealed", "appeal_review"):
+            report.refused.append((case_id, CLOSED_NO_REMINDER))
+            continue
+        due = {"due_on": notifications.day_of(case.due_at)} if case.due_at else {}
+        told = notifications.notify_all(notifications.who_acts(case), "reminder", case, **due)
+        audit.record("case.reminded", actor=actor, case=case, recipients=len(told))
         report.done.append(case_id)
     return report

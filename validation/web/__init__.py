@@ -33,6 +33,11 @@ def register(app: Flask, login_manager: LoginManager) -> None:
 
     for blueprint in (quality.bp, review.bp, interviews.bp, evidence_requests.bp, reports.bp):
         app.register_blueprint(blueprint)
+    from validation.web import notifications, outbox
+
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(outbox.bp)
+    notifications.install(app)
     from validation.web import i18n
     from validation.web.timeline import describe
 

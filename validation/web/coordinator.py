@@ -155,6 +155,26 @@ def bulk_assign():  # type: ignore[no-untyped-def]
     return redirect(target)
 
 
+@bp.post("/bulk/remind")
+@roles_required("coordinator")
+def bulk_remind():  # type: ignore[no-untyped-def]
+    form = BulkAssignForm()
+    back = request.form.get("back", "")
+    target = back if back.startswith("/coordinator/") else url_for("coordinator.home")
+    selection = queues.parse_selection(form.cases.data or []) if form.validate_on_submit() else []
+    if not selection:
+        flash(_("Choose at least one case."), "error")
+        return redirect(target)
+    report = queues.bulk_remind(selection, current_user)
+    db.session.commit()
+    if report.done:
+        flash(ngettext("A reminder was sent for %(num)d case.", "Reminders were sent for %(num)d cases.",
+                       len(report.done)), "success")
+    for case_id, reason in report.refused:
+        flash(_("No reminder for case #%(id)s: %(reason)s", id=case_id, reason=_(reason)), "error")
+    return redirect(target)
+
+
 @bp.get("/candidates")
 @roles_required("coordinator")
 def candidates():  # type: ignore[no-untyped-def]

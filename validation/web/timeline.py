@@ -25,6 +25,13 @@ TRIGGER_SENTENCES = {
     "refuse_award": N_("%(actor)s decided not to award the credential."),
     "withdraw": N_("%(actor)s withdrew the case."),
 }
+#: What the tick did to a case (validation/services/tick.py).
+TICK_SENTENCES = {
+    "case.marked_overdue": N_("The case passed its due date and is marked overdue."),
+    "case.deadline_reminded": N_("A reminder was sent: the case is due soon."),
+    "case.draft_warned": N_("The candidate was warned that the unchanged draft will be withdrawn."),
+    "case.draft_expired": N_("The draft was withdrawn after a long time without changes."),
+}
 VERDICTS = {"met": N_("met"), "not_met": N_("not yet met"), "more_evidence": N_("more evidence needed")}
 
 
@@ -58,6 +65,8 @@ def describe(event: AuditEvent, people: dict[int, User], definition: workflows.D
         )
     if event.action == "award.issued":
         return _("The award was issued.")
+    if event.action in TICK_SENTENCES:
+        return _(TICK_SENTENCES[event.action])
     sentence = _referee_or_upload(event.action, facts, actor)
     if sentence is not None:
         return sentence
