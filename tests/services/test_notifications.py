@@ -82,7 +82,7 @@ def test_an_assigned_assessor_is_told_in_their_language(who: dict[str, User]) ->
     assert message.to_address == who["assessor"].email
     assert message.body.startswith("Добрий день, Assessor!\n")
     assert BAKERY_UK in message.body and FOOTER_UK in message.body
-    assert f"#{case.id}" in message.body
+    assert f"Вам призначено для оцінювання справу №{case.id} «" in message.body  # Ukrainian writes № for #
     # Assigning the same assessor again changes nothing, and tells nobody again.
     cases.assign_assessor(case.id, who["assessor"].id, who["coordinator"])
     assert len(_notes(who["assessor"], "assigned")) == 1
