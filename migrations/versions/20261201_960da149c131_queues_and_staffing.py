@@ -74,7 +74,10 @@ def upgrade():
         batch_op.create_index('ix_users_role_name', ['role', 'display_name'], unique=False)
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_assessor_id')
+        batch_op.create_index('ix_cases_assessor_outcome', ['assessor_id', 'outcome'], unique=False)
         batch_op.create_index('ix_cases_age', ['state_entered_at', 'id'], unique=False)
+        batch_op.create_index('ix_cases_closed', ['closed_at', 'outcome', 'credential_id'], unique=False)
         batch_op.create_index('ix_cases_due', ['due_at', 'id'], unique=False)
         batch_op.create_index('ix_cases_state_age', ['state', 'state_entered_at', 'id'], unique=False)
         batch_op.create_index('ix_cases_state_due', ['state', 'due_at', 'id'], unique=False)
@@ -220,6 +223,9 @@ def downgrade():
         batch_op.drop_index('ix_users_role_name')
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_assessor_outcome')
+        batch_op.create_index('ix_cases_assessor_id', ['assessor_id'], unique=False)
+        batch_op.drop_index('ix_cases_closed')
         batch_op.drop_index('ix_cases_state_due')
         batch_op.drop_index('ix_cases_state_age')
         batch_op.drop_index('ix_cases_due')

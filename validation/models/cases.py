@@ -67,10 +67,13 @@ class Case(Base):
             postgresql_where=text("outcome IS NULL"),
         ),
         Index("ix_cases_state", "state"),
-        Index("ix_cases_assessor_id", "assessor_id"),
+        # An assessor's cases, and their open work (counted for every assignment choice).
+        Index("ix_cases_assessor_outcome", "assessor_id", "outcome"),
         # The coordinator's queue: pages of cases oldest in their state first, or soonest due first, each
         # with or without one state (keyset pagination on (key, id)).
         Index("ix_cases_age", "state_entered_at", "id"),
+        # The figures: decisions of a period, per outcome and credential, read from the index alone.
+        Index("ix_cases_closed", "closed_at", "outcome", "credential_id"),
         Index("ix_cases_state_age", "state", "state_entered_at", "id"),
         Index("ix_cases_due", "due_at", "id"),
         Index("ix_cases_state_due", "state", "due_at", "id"),

@@ -1,6 +1,6 @@
 """Coordinator desk benchmark: the queue, a case page and the figures at 100,000 cases, under wrk.
 
-    .venv/bin/python bench/queue.py [--db sqlite|postgresql|both] [--cases 100000] [--events 1000000]
+    .venv/bin/python bench/desk.py [--db sqlite|postgresql|both] [--cases 100000] [--events 1000000]
                                     [--duration 10] [--connections 8] [--workers 2] [--keep DIR] [--reuse]
 
 For each database, in one run on one machine:
