@@ -391,3 +391,26 @@ def test_demo_loads_everything_once(app: Flask) -> None:
     verified = _invoke(app, "audit", "verify")
     assert verified.exit_code == 0, verified.output
     assert f"{before['audit_events']} event(s) verified" in verified.output
+
+
+def test_seed_fills_a_benchmark_database_that_stays_consistent(app: Flask) -> None:
+    refused = _invoke(app, "seed")
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    result = _invoke(app, "seed", "--yes", "--cases", "120", "--credentials", "10", "--assessors", "6",
+                     "--events", "1500")
+    assert result.exit_code == 0, result.output
+    assert "Seeded 120 cases" in result.output and "1,500 audit events" in result.output
+    from validation.services import queues, reports
+
+    with app.app_context():
+        assert audit.verify_chain().intact
+        assert queues.recount() == 0  # the kept counts match the cases
+        states = set(db.session.execute(sa.select(Case.state).distinct()).scalars())
+        assert len(states) >= 10
+        figures = reports.figures(reports.Period("2020-01", "2030-12"))
+        decided = db.session.execute(
+            sa.select(sa.func.count()).select_from(Case)
+            .where(Case.outcome.in_(["awarded", "partially_awarded", "not_awarded"]))
+        ).scalar_one()
+        assert figures.overall.decisions.n == decided
+        db.session.rollback()

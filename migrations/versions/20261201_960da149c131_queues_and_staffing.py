@@ -109,8 +109,18 @@ def upgrade():
     sa.CheckConstraint('n >= 0 AND days >= 0', name=op.f('ck_stage_time_counts_counts_not_negative')),
     sa.PrimaryKeyConstraint('month', 'grouping', 'value', 'stage', 'days', name=op.f('pk_stage_time_counts'))
     )
+    op.create_table('decision_counts',
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('grouping', sa.String(length=20), nullable=False),
+    sa.Column('value', sa.String(length=20), nullable=False),
+    sa.Column('outcome', sa.String(length=20), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.CheckConstraint('n >= 0', name=op.f('ck_decision_counts_n_not_negative')),
+    sa.PrimaryKeyConstraint('month', 'grouping', 'value', 'outcome', name=op.f('pk_decision_counts'))
+    )
     # ### end Alembic commands ###
     _rebuild_spans()
+    _count_decisions()
     op.execute(
         "INSERT INTO case_state_counts (credential_id, state, n) "
         "SELECT credential_id, state, count(*) FROM cases GROUP BY credential_id, state"
@@ -166,6 +176,36 @@ def _rebuild_spans():
     _count_stays(bind, made)
 
 
+def _count_decisions():
+    """The decision each decided case rests on now, in the month it was made (earlier ones, before an upheld
+    appeal, were not kept in a form to count)."""
+    bind = op.get_bind()
+    utc = validation.models.base.UTCDateTime(timezone=True)
+    cases = sa.table('cases', sa.column('id'), sa.column('candidate_id'), sa.column('credential_id'),
+                     sa.column('outcome'), sa.column('closed_at', utc))
+    users = sa.table('users', sa.column('id'), sa.column('centre_id'))
+    profiles = sa.table('candidate_profiles', sa.column('user_id'), sa.column('target_group'))
+    counts = {}
+    for credential_id, outcome, closed_at, centre_id, group in bind.execute(
+        sa.select(cases.c.credential_id, cases.c.outcome, cases.c.closed_at, users.c.centre_id,
+                  profiles.c.target_group)
+        .select_from(cases.join(users, users.c.id == cases.c.candidate_id)
+                     .outerjoin(profiles, profiles.c.user_id == cases.c.candidate_id))
+        .where(cases.c.outcome.in_(["awarded", "partially_awarded", "not_awarded"]))
+    ):
+        month = f"{closed_at.year:04d}-{closed_at.month:02d}"
+        for grouping, value in (("all", ""), ("credential", str(credential_id)),
+                                ("centre", "" if centre_id is None else str(centre_id)), ("target_group", group or "")):
+            key = (month, grouping, value, outcome)
+            counts[key] = counts.get(key, 0) + 1
+    table = sa.table('decision_counts', sa.column('month'), sa.column('grouping'), sa.column('value'),
+                     sa.column('outcome'), sa.column('n'))
+    if counts:
+        bind.execute(table.insert(), [
+            {"month": k[0], "grouping": k[1], "value": k[2], "outcome": k[3], "n": n} for k, n in counts.items()
+        ])
+
+
 def _count_stays(bind, made):
     """A stay in a stage ends when the case leaves for a state of another stage; count each in its month."""
     users = sa.table('users', sa.column('id'), sa.column('centre_id'))
@@ -213,6 +253,7 @@ def _count_stays(bind, made):
 
 
 def downgrade():
+    op.drop_table('decision_counts')
     op.drop_table('stage_time_counts')
     with op.batch_alter_table('case_state_spans', schema=None) as batch_op:
         batch_op.drop_index('ix_case_state_spans_left')

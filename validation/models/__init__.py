@@ -19,7 +19,7 @@ from validation.models.mail import OutboundMessage
 from validation.models.notifications import CaseNotice, Notification
 from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
 from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
-from validation.models.reporting import CaseStateSpan, StageTimeCount
+from validation.models.reporting import CaseStateSpan, DecisionCount, StageTimeCount
 from validation.models.staffing import AssessorLanguage, AssessorQualification, CaseStateCount
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "ConsentRecord",
     "Credential",
     "CredentialPolicy",
+    "DecisionCount",
     "EvidenceDoubt",
     "EvidenceItem",
     "EvidenceLink",

@@ -56,3 +56,18 @@ class StageTimeCount(Base):
     #: The first day of the band the stay's length falls in.
     days: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DecisionCount(Base):
+    """How many decisions of each outcome were made in a month, overall and per credential, centre and target
+    group: the rates of the figures. A decision is counted when it is made (a case decided again after an
+    upheld appeal counts in the month of each decision)."""
+
+    __tablename__ = "decision_counts"
+    __table_args__ = (CheckConstraint("n >= 0", name="n_not_negative"),)
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

@@ -265,6 +265,8 @@ def _apply(case: Case, definition: workflows.Definition, source: str, destinatio
     # otherwise flush a half-changed case, and each flush moves its version on.
     queues.moved(case.credential_id, source, destination)
     reports.left_state(case, definition.state(source).stage, target.stage, now)
+    if target.outcome is not None:
+        reports.decided(case, target.outcome, now)
     if was_open and not target.evidence_open and not target.closes:
         # Handing the portfolio in freezes every item of this round.
         for item in db.session.execute(

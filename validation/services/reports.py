@@ -21,7 +21,16 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from validation.extensions import db
-from validation.models import CandidateProfile, Case, CaseStateSpan, Centre, Credential, StageTimeCount, User
+from validation.models import (
+    CandidateProfile,
+    Case,
+    CaseStateSpan,
+    Centre,
+    Credential,
+    DecisionCount,
+    StageTimeCount,
+    User,
+)
 from workflows.definition import STAGES
 
 MIN_GROUP = 5
@@ -101,25 +110,42 @@ def left_state(case: Case, stage: str, next_stage: str, now: datetime) -> None:
     )
 
 
-def _count_stay(case: Case, stage: str, days: int, now: datetime) -> None:
+def _groups_of(case: Case) -> list[tuple[str, str]]:
+    """The (grouping, group) pairs a case is counted under: all, its credential, its candidate's centre and
+    target group ("" where there is none)."""
     centre_id, target_group = db.session.execute(
         select(User.centre_id, CandidateProfile.target_group)
         .select_from(User)
         .outerjoin(CandidateProfile, CandidateProfile.user_id == User.id)
         .where(User.id == case.candidate_id)
     ).one()
+    return [("all", ""), ("credential", str(case.credential_id)), ("centre", str(centre_id) if centre_id else ""),
+            ("target_group", target_group or "")]
+
+
+def _add_one(model: type, keys: dict[str, object]) -> None:
+    """One more in a kept count, by one upsert (two changes at once add up)."""
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    month, days = month_of(now), band(days)
-    for grouping, value in (("all", ""), ("credential", str(case.credential_id)),
-                            ("centre", str(centre_id) if centre_id else ""), ("target_group", target_group or "")):
-        statement = insert(StageTimeCount).values(month=month, grouping=grouping, value=value, stage=stage,
-                                                  days=days, n=1)
-        db.session.execute(statement.on_conflict_do_update(
-            index_elements=[StageTimeCount.month, StageTimeCount.grouping, StageTimeCount.value,
-                            StageTimeCount.stage, StageTimeCount.days],
-            set_={"n": StageTimeCount.n + 1},
-        ))
+    statement = insert(model).values(**keys, n=1)
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=[getattr(model, k) for k in keys], set_={"n": model.n + 1},  # type: ignore[attr-defined]
+    ))
+
+
+def _count_stay(case: Case, stage: str, days: int, now: datetime) -> None:
+    for grouping, value in _groups_of(case):
+        _add_one(StageTimeCount, {"month": month_of(now), "grouping": grouping, "value": value, "stage": stage,
+                                  "days": band(days)})
+
+
+def decided(case: Case, outcome: str, now: datetime) -> None:
+    """A decision of `outcome` is made on the case now (called by `cases` in the transaction of the
+    transition); withdrawals are not decisions."""
+    if outcome not in DECIDED:
+        return
+    for grouping, value in _groups_of(case):
+        _add_one(DecisionCount, {"month": month_of(now), "grouping": grouping, "value": value, "outcome": outcome})
 
 
 # --- figures ------------------------------------------------------------------------------------------------
@@ -195,29 +221,20 @@ def _stage_of_states() -> dict[str, str]:
     return stages
 
 
-def _dimension(grouping: str | None):  # type: ignore[no-untyped-def]
-    """The column a grouping is read from, and the joins it needs from `cases`."""
+def _labels(grouping: str | None, keys: set[str]) -> dict[str, str]:
+    """What each group is called: a credential's code, a centre's name, a target group's own code."""
+    ids = [int(k) for k in keys if k.isdigit()]
     if grouping == "credential":
-        return Case.credential_id, []
+        rows = db.session.execute(select(Credential.id, Credential.code).where(Credential.id.in_(ids)))
+        return {str(i): code for i, code in rows}
     if grouping == "centre":
-        return User.centre_id, [(User, User.id == Case.candidate_id)]
-    if grouping == "target_group":
-        return CandidateProfile.target_group, [(CandidateProfile, CandidateProfile.user_id == Case.candidate_id)]
-    return None, []
-
-
-def _labels(grouping: str | None, keys: set[object]) -> dict[object, str]:
-    if grouping == "credential":
-        rows = db.session.execute(select(Credential.id, Credential.code).where(Credential.id.in_(keys)))
-        return {i: code for i, code in rows}
-    if grouping == "centre":
-        rows = db.session.execute(select(Centre.id, Centre.name).where(Centre.id.in_([k for k in keys if k])))
-        return {i: name for i, name in rows}
-    return {k: str(k) for k in keys if k}
+        rows = db.session.execute(select(Centre.id, Centre.name).where(Centre.id.in_(ids)))
+        return {str(i): name for i, name in rows}
+    return {k: k for k in keys if k}
 
 
 def figures(period: Period, grouping: str | None = None) -> Figures:
-    """Every figure of the period, overall and per group of `grouping`, in four queries."""
+    """Every figure of the period, overall and per group of `grouping`, from the kept counts, in four queries."""
     if grouping not in (None, *GROUPINGS):
         raise ValueError(grouping)
     from validation.services.queues import counts
@@ -227,45 +244,34 @@ def figures(period: Period, grouping: str | None = None) -> Figures:
     for state, n in counts().items():
         per_stage[stages.get(state, "certification")] += n
 
-    column, joins = _dimension(grouping)
-    decided = select(Case.outcome, func.count()).where(
-        Case.closed_at >= period.start, Case.closed_at < period.end, Case.outcome.in_(DECIDED)
+    wanted = ["all", grouping] if grouping else ["all"]
+    in_period = (DecisionCount.month >= period.first, DecisionCount.month <= period.last,
+                 DecisionCount.grouping.in_(wanted))
+    decided = (
+        select(DecisionCount.outcome, func.sum(DecisionCount.n), DecisionCount.value, DecisionCount.grouping)
+        .where(*in_period)
+        .group_by(DecisionCount.grouping, DecisionCount.value, DecisionCount.outcome)
     )
     spans = (
         select(StageTimeCount.stage, StageTimeCount.days, func.sum(StageTimeCount.n), StageTimeCount.value,
                StageTimeCount.grouping)
         .where(StageTimeCount.month >= period.first, StageTimeCount.month <= period.last,
-               StageTimeCount.grouping.in_(["all", grouping] if grouping else ["all"]))
+               StageTimeCount.grouping.in_(wanted))
         .group_by(StageTimeCount.grouping, StageTimeCount.value, StageTimeCount.stage, StageTimeCount.days)
     )
-    if column is not None:
-        decided = decided.add_columns(column)
-        for target, on in joins:
-            decided = decided.outerjoin(target, on)
-        decided = decided.group_by(Case.outcome, column)
-    else:
-        decided = decided.group_by(Case.outcome)
 
     overall = Group("all", "all")
-    by_key: dict[object, Group] = {}
-    for row in db.session.execute(decided):
-        outcome, n = row[0], int(row[1])
-        setattr(overall.decisions, outcome, getattr(overall.decisions, outcome) + n)
-        if column is not None:
-            group = by_key.setdefault(row[2], Group(str(row[2]), ""))
-            setattr(group.decisions, outcome, getattr(group.decisions, outcome) + n)
+    by_key: dict[str, Group] = {}
+    for outcome, n, value, kind in db.session.execute(decided):
+        group = overall if kind == "all" else by_key.setdefault(value, Group(value, ""))
+        setattr(group.decisions, outcome, getattr(group.decisions, outcome) + int(n))
 
-    # The kept counts name a group as text ("" for none); the cases' columns give ids and NULL.
-    histograms: dict[object, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    keys = {("" if k is None else str(k)): k for k in by_key}
+    histograms: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
     for stage, days, n, value, kind in db.session.execute(spans):
-        if kind == "all":
-            histograms["__all__"][stage][int(days)] = int(n)
-            continue
-        if value not in keys:
-            keys[value] = (int(value) if value.isdigit() and grouping != "target_group" else value) or None
-            by_key.setdefault(keys[value], Group(str(keys[value]), ""))
-        histograms[keys[value]][stage][int(days)] = int(n)
+        key = "__all__" if kind == "all" else value
+        if kind != "all":
+            by_key.setdefault(value, Group(value, ""))
+        histograms[key][stage][int(days)] = int(n)
 
     def times(of: dict[str, dict[int, int]]) -> dict[str, StageTime]:
         result = {}
