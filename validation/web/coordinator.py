@@ -133,38 +133,38 @@ def home():  # type: ignore[no-untyped-def]
     )
 
 
+def _back() -> str:
+    """Where a bulk action returns to: the queue as the coordinator had filtered it."""
+    back = request.form.get("back", "")
+    return back if back.startswith("/coordinator/") else url_for("coordinator.home")
+
+
 @bp.post("/bulk/assign")
 @roles_required("coordinator")
 def bulk_assign():  # type: ignore[no-untyped-def]
     form = BulkAssignForm()
-    back = request.form.get("back", "")
-    target = back if back.startswith("/coordinator/") else url_for("coordinator.home")
-    if not form.validate_on_submit() or not form.assessor_id.data:
-        flash(_("Choose an assessor and at least one case."), "error")
-        return redirect(target)
-    selection = queues.parse_selection(form.cases.data or [])
+    valid = form.validate_on_submit() and form.assessor_id.data
+    selection = queues.parse_selection(form.cases.data or []) if valid else []
     if not selection:
         flash(_("Choose an assessor and at least one case."), "error")
-        return redirect(target)
+        return redirect(_back())
     report = queues.bulk_assign(selection, form.assessor_id.data, current_user)
     db.session.commit()
     if report.done:
         flash(ngettext("%(num)d case assigned.", "%(num)d cases assigned.", len(report.done)), "success")
     for case_id, reason in report.refused:
         flash(_("Case #%(id)s was not assigned: %(reason)s", id=case_id, reason=_(reason)), "error")
-    return redirect(target)
+    return redirect(_back())
 
 
 @bp.post("/bulk/remind")
 @roles_required("coordinator")
 def bulk_remind():  # type: ignore[no-untyped-def]
     form = BulkAssignForm()
-    back = request.form.get("back", "")
-    target = back if back.startswith("/coordinator/") else url_for("coordinator.home")
     selection = queues.parse_selection(form.cases.data or []) if form.validate_on_submit() else []
     if not selection:
         flash(_("Choose at least one case."), "error")
-        return redirect(target)
+        return redirect(_back())
     report = queues.bulk_remind(selection, current_user)
     db.session.commit()
     if report.done:
@@ -172,7 +172,7 @@ def bulk_remind():  # type: ignore[no-untyped-def]
                        len(report.done)), "success")
     for case_id, reason in report.refused:
         flash(_("No reminder for case #%(id)s: %(reason)s", id=case_id, reason=_(reason)), "error")
-    return redirect(target)
+    return redirect(_back())
 
 
 @bp.get("/candidates")
