@@ -7,17 +7,17 @@ template global `evidence_request_panel(view)`: one query, made once per page.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from forms.follow_up import EvidenceRequestForm
 from validation.extensions import db
-from validation.models import Case
-from validation.services import access, case_view, evidence_requests, review
+from validation.services import case_view, evidence_requests, review
 from validation.services.errors import Conflict, Invalid
 from validation.web import cases as case_pages
+from validation.web import review as review_pages
 from validation.web.roles import roles_required
 
 bp = Blueprint("evidence_requests", __name__)
@@ -41,21 +41,10 @@ def _page(case_id: int, status: int, form: EvidenceRequestForm):  # type: ignore
     return case_pages._render(view, status, review_panel=review.panel(current_user, view), follow_up_request_form=form)
 
 
-def _own_case(case_id: int) -> Case | Response:
-    """The case if the signed-in assessor is its assigned assessor (else 403), or the way to their declaration:
-    who may act comes first, so another assessor learns nothing from the form's validation."""
-    case = access.case_for(current_user, case_id)
-    if case.assessor_id != current_user.id:
-        abort(403)
-    if review.needs_declaration(current_user, case):
-        return redirect(url_for("review.declaration", case_id=case_id))
-    return case
-
-
 @bp.post("/cases/<int:case_id>/evidence-request")
 @roles_required("assessor")
 def create(case_id: int):  # type: ignore[no-untyped-def]
-    case = _own_case(case_id)
+    case = review_pages.assigned_case(case_id)
     if isinstance(case, Response):
         return case
     form = _form(case_view.build(current_user, case_id))

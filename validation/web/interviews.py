@@ -7,18 +7,19 @@ carry interviews. Times are entered and shown in the site's time zone (`BABEL_DE
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from forms.follow_up import InterviewForm, InterviewResultsForm, results_form
 from validation.extensions import db
-from validation.models import Case, Interview
-from validation.services import access, case_view, cases, evidence, interviews, review
+from validation.models import Interview
+from validation.services import case_view, cases, evidence, interviews, review
 from validation.services.errors import Conflict, Invalid, ServiceError
 from validation.services.evidence_requests import site_zone
 from validation.web import cases as case_pages
+from validation.web import review as review_pages
 from validation.web.roles import roles_required
 from validation.web.vocabulary import N_
 
@@ -35,17 +36,6 @@ def interview_panel(view: case_view.CaseView) -> interviews.Panel:
     return interviews.panel(current_user, view.case, view.timeline, show)
 
 
-def _assigned_case(case_id: int) -> Case | Response:
-    """The case if the signed-in assessor is the one assigned (anyone else gets 403 before any validation), or
-    the way to their declaration of interest, which comes before any work on the case."""
-    case = access.case_for(current_user, case_id)
-    if case.assessor_id != current_user.id:
-        abort(403)
-    if review.needs_declaration(current_user, case):
-        return redirect(url_for("review.declaration", case_id=case_id))
-    return case
-
-
 def _refused(refusal: ServiceError) -> str:
     """A service's refusal in the reader's language (a refusal with a number is translated with it put in)."""
     if isinstance(refusal, evidence.LimitReached):
@@ -56,7 +46,7 @@ def _refused(refusal: ServiceError) -> str:
 @bp.post("/cases/<int:case_id>/interviews")
 @roles_required("assessor")
 def schedule(case_id: int):  # type: ignore[no-untyped-def]
-    case = _assigned_case(case_id)
+    case = review_pages.assigned_case(case_id)
     if isinstance(case, Response):
         return case
     form = InterviewForm()
@@ -103,7 +93,7 @@ def _title(form: InterviewResultsForm, interview: Interview) -> str:
 @bp.post("/cases/<int:case_id>/interviews/<int:interview_id>/results")
 @roles_required("assessor")
 def record_results(case_id: int, interview_id: int):  # type: ignore[no-untyped-def]
-    case = _assigned_case(case_id)
+    case = review_pages.assigned_case(case_id)
     if isinstance(case, Response):
         return case
     interview = interviews.interview_on(case, interview_id)

@@ -55,8 +55,10 @@ def case_page(case_id: int, status: int, **forms: object):  # type: ignore[no-un
     return case_pages._render(view, status, review_panel=review.panel(current_user, view), **forms)
 
 
-def _own_case(case_id: int) -> Case | Response:
-    """The case if the signed-in assessor is its assigned assessor, or the way to their declaration."""
+def assigned_case(case_id: int) -> Case | Response:
+    """The case if the signed-in assessor is its assigned assessor (anyone else gets 403 before any form is
+    read, so they learn nothing from its validation), or the way to their declaration, which comes first.
+    Shared by every assessor action on a case (review, requests for more evidence, interviews)."""
     case = access.case_for(current_user, case_id)  # 403 for a case of someone else
     if case.assessor_id != current_user.id:
         abort(403)
@@ -117,7 +119,7 @@ def declaration(case_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/cases/<int:case_id>/items/<int:item_id>/doubts")
 @roles_required("assessor")
 def add_doubt(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
-    case = _own_case(case_id)
+    case = assigned_case(case_id)
     if isinstance(case, Response):
         return case
     form = DoubtForm()
@@ -137,7 +139,7 @@ def add_doubt(case_id: int, item_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/cases/<int:case_id>/accept-all")
 @roles_required("assessor")
 def accept_all(case_id: int):  # type: ignore[no-untyped-def]
-    case = _own_case(case_id)
+    case = assigned_case(case_id)
     if isinstance(case, Response):
         return case
     form = AcceptAllForm()
