@@ -97,15 +97,33 @@ def pg_ready() -> Iterator[str]:
     engine.dispose()
 
 
-def _truncate_pg(app: Flask) -> None:
+_PG_SEQUENCES: list[str] = []
+_PG_SUPERUSER: list[bool] = []
+
+
+def _empty_pg(app: Flask) -> None:
+    """Empty every table and restart every sequence, as a fresh migrated schema would be.
+
+    DELETE with triggers and foreign keys switched off for the session (session_replication_role) takes a
+    few milliseconds, where TRUNCATE of forty tables takes over a hundred: the file work TRUNCATE does per
+    table outweighs deleting the few rows a test leaves. A role that may not switch them off (not a
+    superuser) gets TRUNCATE, which is slower but just as clean."""
     with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables] + ["alembic_version"]
-        keep = "alembic_version"
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
+            if not _PG_SEQUENCES:
+                _PG_SEQUENCES.extend(row[0] for row in conn.exec_driver_sql(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"))
+            if not _PG_SUPERUSER:
+                _PG_SUPERUSER.append(bool(conn.exec_driver_sql(
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar()))
+            restart = "".join(f"SELECT setval('{name}', 1, false);" for name in _PG_SEQUENCES)
+            if _PG_SUPERUSER[0]:
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica;"
+                                     + "".join(f"DELETE FROM {name};" for name in tables) + restart)
+                return
             conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_truncate")
-            conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(t for t in tables if t != keep) + " RESTART IDENTITY CASCADE"
-            )
+            conn.exec_driver_sql("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE")
             conn.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_truncate")
 
 
@@ -151,7 +169,7 @@ def app(database_config: dict[str, object], tmp_path: Path, backend: str) -> Ite
     }
     application = create_app(config)
     if backend == "postgresql":
-        _truncate_pg(application)
+        _empty_pg(application)
     # No app context stays pushed: each request gets its own, as in production (g, session, current_user).
     yield application
     with application.app_context():

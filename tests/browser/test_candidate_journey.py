@@ -10,6 +10,7 @@ import re
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests import factories
@@ -80,7 +81,7 @@ def test_a_candidate_goes_from_registration_to_submission_in_ukrainian(app, live
     page.goto(f"{live_server}/register")
     page.locator("#language-switch").select_option("uk")
     page.locator("form.lang button").click()
-    assert page.get_by_role("heading", name="Реєстрація").is_visible()
+    expect(page.get_by_role("heading", name="Реєстрація")).to_be_visible()
     _checked(page, "register")
     page.locator("input[name=display_name]").fill("Оксана Бондар")
     page.get_by_label("Номер телефону").fill("067 555 12 34")
@@ -162,7 +163,7 @@ def test_a_candidate_goes_from_registration_to_submission_in_ukrainian(app, live
     assert page.locator("tr.coverage-missing").count() == 0
     page.locator("form[action$='/transitions/submit'] button").click()
     page.wait_for_load_state()
-    assert page.locator(".flash.success").is_visible()
+    expect(page.locator(".flash.success")).to_be_visible()
     _checked(page, "case submitted")
 
     with app.app_context():

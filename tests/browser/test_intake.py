@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser.test_pages import _fits_phone, _serious_violations, _sign_in
@@ -20,11 +21,11 @@ def test_the_questionnaire_is_accessible_and_fits_a_phone(app, live_server, page
     _seed(app)
     _sign_in(page, live_server, "candidate@test.example")
     page.goto(f"{live_server}/my/intake")
-    assert page.get_by_role("heading", name="Tell us about your experience").is_visible()
+    expect(page.get_by_role("heading", name="Tell us about your experience")).to_be_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)
     page.get_by_role("button", name="Save my answers").click()
-    assert page.get_by_role("alert").is_visible()  # the summary of what is missing
+    expect(page.get_by_role("alert")).to_be_visible()  # the summary of what is missing
     assert _serious_violations(page) == []
     assert _fits_phone(page)
 
@@ -49,8 +50,8 @@ def test_answering_by_keyboard_without_javascript(app, live_server, browser):
             .get_by_label("A practical demonstration").press("Space")
         page.get_by_role("button", name="Save my answers").press("Enter")
         page.wait_for_url(f"{live_server}/my")
-        assert page.get_by_text("Thank you: your answers are saved.").is_visible()
-        assert page.get_by_role("link", name="Your intake answers — change").is_visible()
+        expect(page.get_by_text("Thank you: your answers are saved.")).to_be_visible()
+        expect(page.get_by_role("link", name="Your intake answers — change")).to_be_visible()
         assert _fits_phone(page)
     finally:
         context.close()

@@ -4,6 +4,7 @@ and "mark all read" and "retry now" work as plain forms without JavaScript."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser.test_pages import _fits_phone, _serious_violations, _sign_in
@@ -32,13 +33,13 @@ def test_notifications_and_outbox_are_accessible_and_fit_a_phone(app, live_serve
     _seed(app)
     _sign_in(page, live_server, "candidate@test.example")
     page.get_by_role("link", name="Notifications 2 unread").click()
-    assert page.get_by_role("heading", name="A decision on your case").is_visible()
+    expect(page.get_by_role("heading", name="A decision on your case")).to_be_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)
     page.context.clear_cookies()
     _sign_in(page, live_server, "admin@test.example")
     page.get_by_role("link", name="E-mail", exact=True).click()
-    assert page.get_by_text("failed", exact=True).is_visible()
+    expect(page.get_by_text("failed", exact=True)).to_be_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)
 
@@ -52,14 +53,14 @@ def test_mark_read_and_retry_work_without_javascript(app, live_server, browser):
         _sign_in(page, live_server, "candidate@test.example")
         page.get_by_role("link", name="Notifications 2 unread").click()
         page.get_by_role("button", name="Mark all read").click()
-        assert page.get_by_text("All notifications are marked read.").is_visible()
-        assert page.get_by_role("link", name="Notifications", exact=True).is_visible()
+        expect(page.get_by_text("All notifications are marked read.")).to_be_visible()
+        expect(page.get_by_role("link", name="Notifications", exact=True)).to_be_visible()
         assert _fits_phone(page)
         context.clear_cookies()
         _sign_in(page, live_server, "admin@test.example")
         page.goto(f"{live_server}/admin/mail/")
         page.get_by_role("button", name=f"Retry now #{message_id}").click()
-        assert page.get_by_text("The e-mail will be sent at the next run of the tick.").is_visible()
-        assert not page.get_by_text("failed", exact=True).is_visible()
+        expect(page.get_by_text("The e-mail will be sent at the next run of the tick.")).to_be_visible()
+        expect(page.get_by_text("failed", exact=True)).to_be_hidden()
     finally:
         context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 from validation.extensions import db
@@ -55,7 +56,7 @@ def test_pages_are_accessible_and_fit_a_phone(app, live_server, page):
     page.get_by_label("I do not know this candidate").check()
     page.get_by_role("button", name="Send my declaration").click()
     assert page.url.endswith(f"/cases/{case_id}")
-    assert page.get_by_role("heading", name="Learning outcomes").is_visible()
+    expect(page.get_by_role("heading", name="Learning outcomes")).to_be_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)
     page.context.clear_cookies()
@@ -85,8 +86,8 @@ def test_candidate_adds_evidence_without_javascript(app, live_server, browser):
         for box in page.locator("input[name=outcomes]").all():
             box.check()
         page.get_by_role("button", name="Save evidence").click()
-        assert page.get_by_text("The evidence is saved.").is_visible()
+        expect(page.get_by_text("The evidence is saved.")).to_be_visible()
         page.get_by_role("button", name="Submit portfolio").click()
-        assert page.get_by_text("Submitted", exact=True).first.is_visible()
+        expect(page.get_by_text("Submitted", exact=True).first).to_be_visible()
     finally:
         context.close()

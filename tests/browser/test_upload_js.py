@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests import factories
@@ -75,9 +76,11 @@ def test_a_file_goes_up_in_chunks_with_progress_and_a_dropped_request_is_retried
     page.goto(f"{live_server}/cases/{draft}")
     # Only the field of the chosen kind is shown once the script runs.
     page.get_by_label("A written statement").check()
-    assert page.locator("#file").is_hidden() and page.locator("#statement").is_visible()
+    expect(page.locator("#file")).to_be_hidden()
+    expect(page.locator("#statement")).to_be_visible()
     _choose(page, "kneading.mp4", VIDEO, "video/mp4")
-    assert page.locator("#file").is_visible() and page.locator("#statement").is_hidden()
+    expect(page.locator("#file")).to_be_visible()
+    expect(page.locator("#statement")).to_be_hidden()
     methods = _methods(page)
     dropped: list[str] = []
 
@@ -118,7 +121,7 @@ def test_after_a_reload_the_same_file_continues_where_it_stopped(app, live_serve
     assert int(page.locator("#upload-progress progress").evaluate("bar => bar.value")) > 0
     page.unroute("**/uploads/**")
     page.goto(f"{live_server}/cases/{draft}")  # the phone reloads: the upload in flight is gone
-    assert page.get_by_text("Unfinished uploads").is_visible()
+    expect(page.get_by_text("Unfinished uploads")).to_be_visible()
     with app.app_context():
         (session,) = db.session.execute(select(UploadSession)).scalars()
         arrived = session.received
@@ -166,9 +169,9 @@ def test_the_form_and_unfinished_uploads_are_accessible_on_a_phone(app, live_ser
         db.session.commit()
     _sign_in(page, live_server, "candidate@test.example")
     page.goto(f"{live_server}/cases/{draft}")
-    assert page.get_by_text("Unfinished uploads").is_visible()
-    assert page.get_by_role("button", name="Cancel this upload").is_visible()
+    expect(page.get_by_text("Unfinished uploads")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel this upload")).to_be_visible()
     assert _serious_violations(page) == []
     assert _fits_phone(page)
     page.get_by_role("button", name="Cancel this upload").click()
-    assert page.get_by_text("The upload is stopped").is_visible()
+    expect(page.get_by_text("The upload is stopped")).to_be_visible()

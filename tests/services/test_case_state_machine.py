@@ -55,7 +55,7 @@ from hypothesis.stateful import (
 
 import workflows
 from tests import factories
-from tests.conftest import _truncate_pg, pg_engine_options
+from tests.conftest import _empty_pg, pg_engine_options
 from validation import create_app
 from validation.demo import PATHS, before_step
 from validation.extensions import db
@@ -195,7 +195,7 @@ class PostgresDatabases:
     def new(self) -> tuple[Flask, Ids, Callable[[], None]]:
         folder = Path(tempfile.mkdtemp(dir=self.folder))
         app = new_app(folder, {"SQLALCHEMY_DATABASE_URI": self.url, "SQLALCHEMY_ENGINE_OPTIONS": pg_engine_options()})
-        _truncate_pg(app)
+        _empty_pg(app)
         with app.app_context():
             ids = seed(self.folder)
             db.session.remove()
