@@ -32,7 +32,7 @@ lint: $(STAMP)
 
 # Besides the gettext helpers, the refusals that services raise (Invalid("...") and its siblings) are
 # messages: the error page translates them by value. Workflow labels come from YAML (see babel.cfg).
-MESSAGE_KEYWORDS := -k _l -k lazy_gettext -k N_ -k Invalid -k Conflict -k Forbidden -k NotFound -k ServiceError -k Message -k ContentRefused
+MESSAGE_KEYWORDS := -k _l -k lazy_gettext -k N_ -k Invalid -k Conflict -k Forbidden -k NotFound -k ServiceError -k Message -k ContentRefused -k ProofError
 
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(MESSAGE_KEYWORDS) --project=validation \

@@ -162,6 +162,7 @@ def app(database_config: dict[str, object], tmp_path: Path, backend: str) -> Ite
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "EVIDENCE_DIR": str(tmp_path / "evidence"),
         "MAIL_DIR": str(tmp_path / "mail"),
+        "KEYS_DIR": str(tmp_path / "keys"),
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_FILE_BYTES": 2 * 1024 * 1024,

@@ -51,7 +51,7 @@ def sibling(app: Flask) -> Iterator[Any]:
     made: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        keys = ("TESTING", "SECRET_KEY", "EVIDENCE_DIR", "RATELIMIT_STORAGE_URI", "MAX_CONTENT_LENGTH",
+        keys = ("TESTING", "SECRET_KEY", "EVIDENCE_DIR", "KEYS_DIR", "RATELIMIT_STORAGE_URI", "MAX_CONTENT_LENGTH",
                 "SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS")
         other = create_app({**{k: app.config[k] for k in keys}, **overrides})
         made.append(other)

@@ -56,6 +56,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "INTAKE_DIR": os.environ.get("INTAKE_DIR")
         or str(Path(__file__).resolve().parent.parent / "forms" / "intake"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # The issuer's Ed25519 signing keys (made on first use, mode 0600; rotation keeps the old ones), and
+        # the name under which this instance signs its status lists.
+        "KEYS_DIR": os.environ.get("KEYS_DIR") or str(instance / "keys"),
+        "ISSUER_NAME": os.environ.get("ISSUER_NAME", "Validation of prior learning"),
         # Outgoing e-mail: over SMTP when a server is named, else as .eml files in MAIL_DIR.
         "MAIL_SMTP_URL": os.environ.get("MAIL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "validation@localhost"),

@@ -142,6 +142,7 @@ def new_app(folder: Path, database: dict[str, object]) -> Flask:
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "EVIDENCE_DIR": str(folder / "evidence"),
         "MAIL_DIR": str(folder / "mail"),
+        "KEYS_DIR": str(folder / "keys"),
         "RATELIMIT_STORAGE_URI": "memory://",
         **database,
     })

@@ -34,6 +34,15 @@ class OutcomeFacts:
 
 
 @dataclass(frozen=True)
+class EvidenceFacts:
+    """What an evidence item was (never its content or files): its title, kind and the outcomes it showed."""
+
+    title: str
+    kind: str  # file | statement | link | attestation | interview
+    outcome_codes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class AwardFacts:
     """An award with every mandatory and optional element of the EU micro-credential standard."""
 
@@ -68,3 +77,5 @@ class AwardFacts:
     outcomes_total: int  # how many outcomes the whole credential has
     verify_url: str  # the public page that verifies this award's credential
     credential_id: str  # the credential document's id (urn:uuid:…)
+    evidence: list[EvidenceFacts] = field(default_factory=list)  # descriptions of what the assessor judged
+    sector: str = ""  # the catalog's sector key, e.g. food

@@ -9,7 +9,7 @@ from validation.models.assessment import (
     OutcomeDecision,
 )
 from validation.models.audit import AuditEvent
-from validation.models.awards import Award, AwardOutcome
+from validation.models.awards import Award, AwardOutcome, CarriedOutcome, IssuedCredential, StatusList
 from validation.models.base import Base, utcnow
 from validation.models.cases import Case, CaseClaim, CaseTransition, WorkflowVersion
 from validation.models.catalog import Credential, LearningOutcome
@@ -33,6 +33,7 @@ __all__ = [
     "Base",
     "Blob",
     "CandidateProfile",
+    "CarriedOutcome",
     "Case",
     "CaseClaim",
     "CaseNotice",
@@ -52,6 +53,7 @@ __all__ = [
     "IntakeResponse",
     "Interview",
     "InterviewResult",
+    "IssuedCredential",
     "LearningOutcome",
     "Moderation",
     "ModerationView",
@@ -60,6 +62,7 @@ __all__ = [
     "OutcomeDecision",
     "RefereeRequest",
     "StageTimeCount",
+    "StatusList",
     "UploadSession",
     "User",
     "UserSession",

@@ -1,4 +1,5 @@
-"""Awards: issued when a case reaches an awarding end state, listing exactly the outcomes found met."""
+"""Awards: issued when a case reaches an awarding end state, listing exactly the outcomes found met, each
+with its signed credential (services.credentials) made in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from validation.extensions import db
 from validation.models import Award, AwardOutcome, Case, User, utcnow
-from validation.services import audit
+from validation.services import audit, credentials
 from validation.services.assessment import current_decisions
 from validation.services.cases import claimed
 from validation.services.errors import Forbidden, NotFound
@@ -45,6 +46,7 @@ def issue(case: Case, actor: User) -> Award:
         kind=kind,
         outcomes=len(met),
     )
+    credentials.issue(award, actor)
     return award
 
 
@@ -63,6 +65,7 @@ def supersede(case: Case, actor: User) -> Award | None:
     award.superseded_at = utcnow()
     db.session.flush()
     audit.record("award.superseded", actor=actor, case=case, award_id=award.id)
+    credentials.revoke_superseded(award, actor)
     return award
 
 

@@ -1,0 +1,186 @@
+"""Issued credentials through the services: every award is signed in the same transaction, validates
+against the official Open Badges 3.0 schema, verifies, and its status (revoked, suspended) is seen by any
+verifier through the signed status list. Keys rotate without breaking what was signed before."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from tests import factories
+from validation.credentials import proofs, statuslist
+from validation.credentials import verify as verifier
+from validation.credentials.keys import KeyRing
+from validation.extensions import db
+from validation.models import AuditEvent, Award, IssuedCredential, StatusList
+from validation.services import credentials
+from validation.services.errors import Conflict, Invalid
+
+OFFICIAL_SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "standards" / "openbadges-3.0" / \
+    "achievementcredential.json"
+
+
+def _award(state: str, who: dict) -> IssuedCredential:  # type: ignore[type-arg]
+    case = factories.case_in_state(state, who)
+    award = db.session.execute(select(Award).where(Award.case_id == case.id)).scalar_one()
+    row = credentials.for_award(award.id)
+    assert row is not None
+    return row
+
+
+@pytest.fixture
+def world(ctx: Flask) -> dict:  # type: ignore[type-arg]
+    factories.load_catalog()
+    who = factories.people()
+    db.session.flush()
+    return who
+
+
+def _verify(raw: str, now: datetime | None = None) -> verifier.Verdict:
+    return verifier.verify(raw, credentials.resolvers(), now)
+
+
+def _schema() -> dict:  # type: ignore[type-arg]
+    """The official schema; the copy the app validates with must be the same file."""
+    packaged = verifier.SCHEMA_FILE.read_bytes()
+    if OFFICIAL_SCHEMA.exists():
+        assert OFFICIAL_SCHEMA.read_bytes() == packaged
+    return json.loads(packaged)
+
+
+@pytest.mark.parametrize("state", ["awarded", "partially_awarded"])
+def test_an_award_is_issued_as_a_signed_credential_that_verifies(world, state):
+    row = _award(state, world)
+    document = json.loads(row.document)
+    jsonschema.validate(document, _schema(), cls=jsonschema.Draft201909Validator)
+    assert document["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert isinstance(document["proof"], list) and document["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
+    subject = document["credentialSubject"]
+    assert "id" not in subject  # the holder is a salted hash, not an address
+    identity = subject["identifier"][0]
+    assert identity["hashed"] is True and identity["identityHash"].startswith("sha256$")
+    assert "candidate@test.example" not in row.document and "candidate@test.example" not in row.jwt
+    award = db.session.get(Award, row.award_id)
+    assert subject["creditsEarned"] == float(award.credits_total)
+    assert len(subject["result"]) == len(award.outcomes)
+    assert subject["achievement"]["achievementType"] == "MicroCredential"
+    if state == "partially_awarded":
+        assert award.kind == "partial"
+        assert "partial" in subject["achievement"]["name"]
+    for raw in (row.document, row.jwt):
+        verdict = _verify(raw)
+        assert verdict.valid, verdict.failed()
+        assert verdict.status == "valid"
+    events = db.session.execute(select(AuditEvent.action).where(AuditEvent.action == "credential.issued")).all()
+    assert len(events) == 1
+
+
+def test_outcomes_with_esco_skills_are_aligned_to_them(world):
+    from validation.services import catalog
+
+    credential = catalog.by_code("UA-BAKERY")
+    credential.outcomes[0].esco = ["http://data.europa.eu/esco/skill/test-dough-preparation"]
+    db.session.flush()
+    row = _award("awarded", world)
+    document = json.loads(row.document)
+    award = db.session.get(Award, row.award_id)
+    esco = {uri for ao in award.outcomes for uri in ao.outcome.esco}
+    targets = {a["targetUrl"] for a in document["credentialSubject"]["achievement"]["alignment"]}
+    assert esco and esco <= targets
+    assert "http://data.europa.eu/snb/eqf/" + str(award.credential.eqf_level) in targets
+
+
+def test_one_changed_character_is_reported_as_tampering(world):
+    row = _award("awarded", world)
+    changed = row.document.replace('"creditsEarned": ', '"creditsEarned": 1', 1)
+    assert changed != row.document
+    verdict = _verify(changed)
+    assert not verdict.valid
+    assert [c.name for c in verdict.failed()] == ["signature"]
+    header, payload, signature = row.jwt.split(".")
+    flipped = payload[:40] + ("A" if payload[40] != "A" else "B") + payload[41:]
+    assert not _verify(f"{header}.{flipped}.{signature}").valid
+
+
+def test_a_member_no_context_defines_is_refused(world):
+    row = _award("awarded", world)
+    document = json.loads(row.document)
+    document["credentialSubject"]["nickname"] = "unsigned"
+    verdict = _verify(json.dumps(document))
+    assert not verdict.valid and "no context defines" in verdict.failed()[0].message
+
+
+def test_revoke_suspend_and_reinstate_are_seen_through_the_status_list(world):
+    row = _award("awarded", world)
+    with pytest.raises(Invalid):
+        credentials.set_status(row.id, "suspended", world["coordinator"], "  ")
+    credentials.set_status(row.id, "suspended", world["coordinator"], "Checking a complaint.")
+    verdict = _verify(row.document)
+    assert verdict.status == "suspended" and [c.name for c in verdict.failed()] == ["status"]
+    credentials.set_status(row.id, "active", world["coordinator"], "The complaint was unfounded.")
+    assert _verify(row.document).valid
+    credentials.set_status(row.id, "revoked", world["coordinator"], "The evidence was forged.")
+    assert _verify(row.jwt).status == "revoked"
+    with pytest.raises(Conflict):
+        credentials.set_status(row.id, "active", world["coordinator"], "Undo")
+    with pytest.raises(Conflict):
+        credentials.set_status(row.id, "suspended", world["coordinator"], "Again")
+    actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("credential.%"))
+                                 .order_by(AuditEvent.seq)).scalars().all()
+    assert actions == ["credential.issued", "credential.suspended", "credential.reinstated", "credential.revoked"]
+    listed = json.loads(db.session.get(StatusList, 1).document)
+    assert proofs.verify(listed, credentials.resolvers().key)
+    index = int(json.loads(row.document)["credentialStatus"]["statusListIndex"])
+    assert statuslist.status_at(listed["credentialSubject"]["encodedList"], index) == statuslist.REVOKED
+
+
+def test_an_expired_credential_is_reported_as_expired(world):
+    row = _award("awarded", world)
+    document = json.loads(row.document)
+    if "validUntil" not in document:  # the demo credential may not expire: verify against a far future
+        assert _verify(row.document, datetime.now(UTC) + timedelta(days=365 * 50)).valid
+        return
+    later = datetime.fromisoformat(document["validUntil"].replace("Z", "+00:00")) + timedelta(days=1)
+    verdict = _verify(row.document, later)
+    assert [c.name for c in verdict.failed()] == ["validity"]
+
+
+def test_rotated_keys_still_verify_old_credentials(world, app):
+    first = _award("awarded", world)
+    ring = KeyRing(app.config["KEYS_DIR"])
+    old = ring.current().kid
+    ring.rotate()
+    factories_world = world
+    second_case = factories.case_in_state("partially_awarded", factories_world)
+    second = credentials.for_award(
+        db.session.execute(select(Award.id).where(Award.case_id == second_case.id)).scalar_one())
+    assert second is not None and second.key_id != old and first.key_id == old
+    for raw in (first.document, first.jwt, second.document, second.jwt):
+        assert _verify(raw).valid
+    kids = {k["kid"].split("#")[1] for k in credentials.jwks(first.issuer_key)["keys"]}
+    assert kids == {old, second.key_id}
+    profile = credentials.issuer_profile(first.issuer_key)
+    assert f"{profile['id']}#{old}" in profile["assertionMethod"]
+
+
+def test_key_files_are_private_to_their_owner(world, app):
+    _award("awarded", world)
+    folder = Path(app.config["KEYS_DIR"])
+    pems = list(folder.glob("*.pem"))
+    assert pems
+    for pem in pems:
+        assert stat.S_IMODE(os.stat(pem).st_mode) == 0o600
+
+
+def test_a_superseded_award_has_its_credential_revoked(world):
+    factories.case_in_state("appealed", world)  # the path runs through an award first
+    rows = db.session.execute(select(IssuedCredential)).scalars().all()
+    assert rows  # the award that was appealed has a credential
