@@ -48,6 +48,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(uploads_group)
     app.cli.add_command(queues_group)
     app.cli.add_command(seed_command)
+    app.cli.add_command(credentials_group)
 
 
 @click.command("import-catalog")
@@ -310,3 +311,71 @@ def seed_command(cases_wanted: int, credentials: int, assessors: int, events: in
     click.echo(f"Seeded {report.cases:,} cases ({report.claims:,} claims, {report.spans:,} stays), "
                f"{report.credentials} credentials, {report.assessors} assessors, {report.candidates:,} candidates, "
                f"{report.audit_events:,} audit events. Coordinator: {seed.COORDINATOR} / {seed.PASSWORD}")
+
+
+@click.group("credentials")
+def credentials_group() -> None:
+    """Issued credentials: export them, check one, rotate the signing key."""
+
+
+@credentials_group.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def credentials_export(folder: Path) -> None:
+    """Write every issued credential as <award number>.json (JSON-LD with proof) and .jwt into FOLDER."""
+    from validation.services import credentials
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = credentials.all_issued()
+    for row in rows:
+        (folder / f"{row.award.number}.json").write_text(row.document, encoding="utf-8")
+        (folder / f"{row.award.number}.jwt").write_text(row.jwt + "\n", encoding="utf-8")
+    click.echo(f"{len(rows)} credential(s) written to {folder}")
+
+
+@credentials_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jwks", "jwks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The issuer's published keys (JWKS); without it, this instance's own keys.")
+@click.option("--status-list", "status_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A status list credential the credential points to; without it, this instance's lists.")
+@with_appcontext
+def credentials_verify(file: Path, jwks_file: Path | None, status_files: tuple[Path, ...]) -> None:
+    """Check one credential (JSON-LD or JWT): exit 0 when valid, 1 when not, with the reason."""
+    import json
+
+    from validation.credentials.keys import public_from_jwk
+    from validation.credentials.verify import Resolvers, verify
+    from validation.services import credentials
+
+    resolvers = credentials.resolvers() if not (jwks_file and status_files) else None
+    if jwks_file is not None or status_files:
+        own = resolvers or credentials.resolvers()
+        keys = {}
+        if jwks_file is not None:
+            keys = {k["kid"]: public_from_jwk(k) for k in json.loads(jwks_file.read_text("utf-8"))["keys"]}
+        lists = {}
+        for status_file in status_files:
+            listed = json.loads(status_file.read_text("utf-8"))
+            lists[listed.get("id")] = listed
+        resolvers = Resolvers(key=keys.get if jwks_file is not None else own.key,
+                              status_list=lists.get if status_files else own.status_list)
+    verdict = verify(file.read_text(encoding="utf-8"), resolvers)
+    for check in verdict.checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.message}"
+                   + (f" ({check.detail})" if check.detail else ""))
+    if not verdict.valid:
+        click.echo("not valid", err=True)
+        sys.exit(1)
+    click.echo("valid")
+
+
+@credentials_group.command("rotate-key")
+@with_appcontext
+def credentials_rotate_key() -> None:
+    """Make a new signing key; the earlier keys stay published, so credentials signed with them verify."""
+    from validation.services import credentials
+
+    key = credentials.keyring().rotate()
+    click.echo(f"New signing key {key.kid}; earlier keys are kept and published.")

@@ -8,7 +8,18 @@ from pathlib import Path
 
 from validation.extensions import db
 from validation.models import Case, Centre, User
-from validation.services import accounts, assessment, cases, catalog, evidence, moderation, review, staffing
+from validation.services import (
+    accounts,
+    assessment,
+    awards,
+    cases,
+    catalog,
+    credentials,
+    evidence,
+    moderation,
+    review,
+    staffing,
+)
 
 CATALOG = Path(__file__).with_name("catalog.yaml")
 PASSWORD = "demo-password-2026"  # noqa: S105  (demo accounts only; printed by `make run`)
@@ -37,7 +48,11 @@ DEMO_CASES = [
     ("marko@demo.example", "Marko Vuković", "en", "MK-ROOF-INST", "appealed"),
     ("nino@demo.example", "Nino Beridze", "en", "UA-CABLE-LAY", "appeal_review"),
     ("taras@demo.example", "Taras Melnyk", "uk", "RS-MCU-PROG", "appeal_dismissed"),
+    ("nino@demo.example", "Nino Beridze", "en", "ME-AGRO-TOUR", "awarded"),
 ]
+#: The demo case whose credential the coordinator revoked, to show what a verifier then sees.
+REVOKED = ("nino@demo.example", "ME-AGRO-TOUR")
+REVOKED_REASON = "Issued in error: the practical test was not held under supervision."
 # The path through the standard workflow to each state: (trigger, role that fires it).
 PATHS = {
     "draft": [],
@@ -112,7 +127,12 @@ def load() -> bool:
     staffing.set_qualifications(staff["second_assessor"].id, staff["admin"], [], sectors, ["en", "uk"])
     for email, name, language, code, state in DEMO_CASES:
         candidate = _user(email, name, "candidate", language, centre)
-        _case_in_state(candidate, code, state, staff)
+        case = _case_in_state(candidate, code, state, staff)
+        if (email, code) == REVOKED:
+            award = awards.award_for_case(case.id)
+            issued = credentials.for_award(award.id) if award else None
+            if issued is not None:
+                credentials.set_status(issued.id, "revoked", staff["coordinator"], REVOKED_REASON)
     return True
 
 

@@ -3,13 +3,14 @@ with its signed credential (services.credentials) made in the same transaction."
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from validation.extensions import db
-from validation.models import Award, AwardOutcome, Case, User, utcnow
+from validation.models import Award, AwardOutcome, CarriedOutcome, Case, Credential, LearningOutcome, User, utcnow
 from validation.services import audit, credentials
 from validation.services.assessment import current_decisions
 from validation.services.cases import claimed
@@ -76,9 +77,23 @@ def award_for(user: User, award_id: int) -> Award:
         raise NotFound("There is no such award.")
     if user.role == "assessor":
         case = db.session.get(Case, award.case_id)
-        if case is None or user.id not in (case.assessor_id, case.moderator_id):
+        if (case is None or user.id not in (case.assessor_id, case.moderator_id)) and not _carried_to(user, award):
             raise Forbidden("This award is not from a case assigned to you.")
     return award
+
+
+def _carried_to(assessor: User, award: Award) -> bool:
+    """The award stands for outcomes carried over into a case this assessor assesses or moderates: they
+    judge whether it validates them, so they may read it."""
+    return db.session.execute(
+        select(CarriedOutcome.id)
+        .join(Case, Case.id == CarriedOutcome.case_id)
+        .where(
+            CarriedOutcome.award_id == award.id,
+            (Case.assessor_id == assessor.id) | (Case.moderator_id == assessor.id),
+        )
+        .limit(1)
+    ).first() is not None
 
 
 def awards_of(holder: User) -> list[Award]:
@@ -87,3 +102,54 @@ def awards_of(holder: User) -> list[Award]:
             select(Award).where(Award.holder_id == holder.id).options(selectinload(Award.credential))
         ).scalars()
     )
+
+
+# --- the skills record ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ValidatedOutcome:
+    """One learning outcome the holder has validated, with every award in force that validates it."""
+
+    outcome: LearningOutcome
+    credits: Decimal
+    #: Newest first.
+    awards: list[Award] = field(default_factory=list)
+
+
+@dataclass
+class SkillGroup:
+    """The validated outcomes of one credential, in the credential's order."""
+
+    credential: Credential
+    outcomes: list[ValidatedOutcome] = field(default_factory=list)
+
+    @property
+    def credits(self) -> Decimal:
+        return sum((o.credits for o in self.outcomes), Decimal("0"))
+
+
+def skills_of(holder: User) -> list[SkillGroup]:
+    """Every outcome the holder has validated in their awards in force (a superseded award no longer
+    counts), grouped by credential, the most recently awarded credential first; two queries in all."""
+    in_force = db.session.execute(
+        select(Award)
+        .where(Award.holder_id == holder.id, Award.superseded_at.is_(None))
+        .options(joinedload(Award.credential), selectinload(Award.outcomes).joinedload(AwardOutcome.outcome))
+        .order_by(Award.issued_at.desc(), Award.id.desc())
+    ).unique().scalars()
+    groups: dict[int, SkillGroup] = {}
+    by_outcome: dict[int, ValidatedOutcome] = {}
+    for award in in_force:
+        group = groups.setdefault(award.credential_id, SkillGroup(award.credential))
+        for ao in award.outcomes:
+            row = by_outcome.get(ao.outcome_id)
+            if row is None:
+                # The newest award comes first: its credits are the ones shown.
+                row = by_outcome[ao.outcome_id] = ValidatedOutcome(ao.outcome, ao.credits)
+                group.outcomes.append(row)
+            row.awards.append(award)
+    result = [g for g in groups.values() if g.outcomes]
+    for group in result:
+        group.outcomes.sort(key=lambda o: (o.outcome.position, o.outcome.id))
+    return result

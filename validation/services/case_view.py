@@ -15,6 +15,7 @@ from validation.models import (
     AuditEvent,
     Award,
     CandidateProfile,
+    CarriedOutcome,
     Case,
     CaseClaim,
     CaseTransition,
@@ -27,7 +28,18 @@ from validation.models import (
     UploadSession,
     User,
 )
-from validation.services import access, appeals, assessment, audit, awards, cases, evidence, intake, moderation
+from validation.services import (
+    access,
+    appeals,
+    assessment,
+    audit,
+    awards,
+    cases,
+    evidence,
+    intake,
+    moderation,
+    stacking,
+)
 
 
 @dataclass
@@ -37,18 +49,26 @@ class ClaimView:
     decision: OutcomeDecision | None = None
     #: The case's current submission round, to tell new evidence from what the assessor has seen.
     round: int = 1
+    #: The earlier award that validated this outcome already (services/stacking.py), if any.
+    carried: CarriedOutcome | None = None
+
+    @property
+    def carried_covers(self) -> bool:
+        """An earlier award stands for this outcome's evidence: carried over and not rejected."""
+        return self.carried is not None and self.carried.status in stacking.COVERING
 
     @property
     def coverage(self) -> str:
         """Where this outcome stands in the portfolio, for the coverage table.
 
-        left_out: marked "not yet", needs nothing; missing: no evidence at all; more_requested: the assessor
-        asked for more and nothing new has been added since; covered: evidence is there.
+        left_out: marked "not yet", needs nothing; carried: no evidence added, but an earlier award that
+        validated it stands for it; missing: no evidence at all; more_requested: the assessor asked for more
+        and nothing new has been added since; covered: evidence is there.
         """
         if self.claim.self_assessment == "not_yet":
             return "left_out"
         if not self.items:
-            return "missing"
+            return "carried" if self.carried_covers else "missing"
         if (
             self.decision is not None
             and self.decision.verdict == "more_evidence"
@@ -117,6 +137,8 @@ class CaseView:
     #: Appeals against the case's decisions, oldest first, and until when a new one may be lodged.
     appeals: list[Appeal] = field(default_factory=list)
     appeal_deadline: datetime | None = None
+    #: Outcomes validated in an earlier award, carried over into this case, by outcome id.
+    carried: dict[int, CarriedOutcome] = field(default_factory=dict)
 
     @property
     def stages(self) -> list[tuple[str, bool, bool]]:
@@ -153,12 +175,14 @@ def build(user: User, case_id: int) -> CaseView:
     for link in links:
         items_by_outcome[link.outcome_id].append(by_item[link.item_id])
     decisions = assessment.current_decisions(case.id)
+    carried = stacking.carried_of(case.id)
     claims = [
         ClaimView(
             c,
             sorted(items_by_outcome.get(c.outcome_id, []), key=lambda i: i.id),
             decisions.get(c.outcome_id),
             case.submission_round,
+            carried.get(c.outcome_id),
         )
         for c in case.claims
     ]
@@ -193,7 +217,7 @@ def build(user: User, case_id: int) -> CaseView:
         may_add_evidence=acting and user.role == "candidate" and open_for_evidence,
         may_decide=acting and user.role == "assessor" and decisions_open and case.assessor_id == user.id,
         may_assign=acting and user.role == "coordinator" and (case.is_open or case.state == "appealed"),
-        gaps=[c.claim.outcome.code for c in claims if not c.items and c.claim.self_assessment != "not_yet"],
+        gaps=[c.claim.outcome.code for c in claims if c.coverage == "missing"],
         profile=db.session.get(CandidateProfile, case.candidate_id) if user.is_staff else None,
         message=_current_message(case, [t for t in transitions if t.reason]),
         show_decisions=sees_decisions and (
@@ -205,6 +229,7 @@ def build(user: User, case_id: int) -> CaseView:
         is_moderator=is_moderator,
         appeals=appeals.appeals_of(case.id),
         appeal_deadline=appeals.deadline(case),  # type: ignore[arg-type]
+        carried=carried,
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
         referee_requests=list(

@@ -23,7 +23,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.cases import SELF_ASSESSMENT
-from validation.services import access, audit, profiles, queues, reports, staffing
+from validation.services import access, audit, profiles, queues, reports, stacking, staffing
 from validation.services.assessment import DECISION_TRIGGERS, current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.definition import top_level_line
@@ -134,6 +134,7 @@ def open_case(candidate: User, credential_id: int) -> Case:
         workflow=f"{definition.key}:{definition.version}",
         outcomes_claimed=len(case.claims),
     )
+    stacking.offer(case, candidate)
     return case
 
 
@@ -157,13 +158,18 @@ def facts(case: Case) -> workflows.CaseFacts:
                 EvidenceItem.case_id == case.id, EvidenceItem.submission_round == case.submission_round
             )
         ).scalar_one()
+    evidence_by_outcome = {claims[o]: n for o, n in links if o in claims}
+    # An outcome validated in an earlier award (carried over, not rejected) has that award as its evidence.
+    for o in stacking.covering_outcomes(case.id):
+        if o in claims:
+            evidence_by_outcome[claims[o]] = evidence_by_outcome.get(claims[o], 0) + 1
     decisions = current_decisions(case.id)
     from validation.services import appeals, moderation
 
     return workflows.CaseFacts(
         state=case.state,
         claimed_outcomes=tuple(claims.values()),
-        evidence_by_outcome={claims[o]: n for o, n in links if o in claims},
+        evidence_by_outcome=evidence_by_outcome,
         assessor_assigned=case.assessor_id is not None,
         decisions={claims[o]: d.verdict for o, d in decisions.items() if o in claims},
         items_since_request=int(since_request),

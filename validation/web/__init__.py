@@ -37,6 +37,9 @@ def register(app: Flask, login_manager: LoginManager) -> None:
 
     app.register_blueprint(notifications.bp)
     app.register_blueprint(outbox.bp)
+    from validation.web import credentials
+
+    app.register_blueprint(credentials.bp)
     notifications.install(app)
     from validation.web import i18n
     from validation.web.timeline import describe

@@ -54,6 +54,13 @@ def home():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.get("/my/skills")
+@roles_required("candidate")
+def skills():  # type: ignore[no-untyped-def]
+    """The skills record: every learning outcome validated in the candidate's awards in force, by credential."""
+    return render_template("candidate/skills.html", groups=awards.skills_of(current_user))
+
+
 @bp.post("/catalog/<code>/open")
 @roles_required("candidate")
 def open_case(code: str):  # type: ignore[no-untyped-def]
@@ -71,7 +78,22 @@ def open_case(code: str):  # type: ignore[no-untyped-def]
 @bp.get("/awards/<int:award_id>")
 @roles_required("candidate", "assessor", "coordinator", "admin")
 def award(award_id: int):  # type: ignore[no-untyped-def]
-    return render_template("candidate/award.html", award=awards.award_for(current_user, award_id))
+    return render_award(awards.award_for(current_user, award_id))
+
+
+def render_award(award, status_form=None) -> str:  # type: ignore[no-untyped-def]
+    """The award page: the certificate, its signed credential's status, the downloads and the share link;
+    staff who may change the status get the form (shown again with its errors after a refused change)."""
+    from forms.credentials import StatusForm
+    from validation.services import credentials
+
+    issued = credentials.for_award(award.id)
+    may_change = current_user.role in ("coordinator", "admin") and issued is not None
+    return render_template(
+        "candidate/award.html", award=award, issued=issued,
+        share_url=credentials.verify_url(issued.uuid) if issued else None,
+        status_form=(status_form or StatusForm(formdata=None)) if may_change else None,
+    )
 
 
 @bp.route("/profile", methods=["GET", "POST"])

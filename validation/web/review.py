@@ -6,17 +6,20 @@ commit, back to the case. A page opened before the case last changed gets 409 wi
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from forms.review import RULE_CHOICES, AcceptAllForm, DeclarationForm, DoubtForm
+from forms.stacking import CarriedForm
 from validation.extensions import db
 from validation.models import Case
-from validation.services import access, case_view, review
+from validation.services import access, case_view, review, stacking
 from validation.services.cases import definition_for
-from validation.services.errors import Conflict
+from validation.services.errors import Conflict, Invalid
 from validation.web import cases as case_pages
 from validation.web.roles import roles_required
 from validation.web.vocabulary import N_
@@ -26,13 +29,20 @@ bp = Blueprint("review", __name__)
 #: The stored default reason of "accept every outcome as met", marked here for translation; the pages
 #: translate it when they show it (it is stored in English, as data).
 DEFAULT_RATIONALE = N_("The evidence shows every criterion of this outcome.")
+#: The stored reason of confirming an outcome carried over from an earlier award (see services/stacking.py).
+CARRIED_RATIONALE = N_("Validated earlier in award %(number)s.")
+_CARRIED = re.compile(r"(?P<number>\S+)".join(map(re.escape, stacking.CARRIED_RATIONALE.split("%(number)s"))))
 
 
 @bp.app_template_filter("rationale")
 def rationale_text(text: str | None) -> str:
-    """A decision's reason as the reader should see it: the default one in their language, others as written."""
+    """A decision's reason as the reader should see it: the stored standard ones in their language, others
+    as written."""
     if text == review.DEFAULT_RATIONALE:
         return _(DEFAULT_RATIONALE)
+    carried = _CARRIED.fullmatch(text or "")
+    if carried is not None:
+        return _(CARRIED_RATIONALE, number=carried.group("number"))
     return text or ""
 
 
@@ -158,3 +168,36 @@ def accept_all(case_id: int):  # type: ignore[no-untyped-def]
     else:
         flash(_("Every claimed outcome was already met: nothing was changed."), "success")
     return redirect(url_for("cases.show", case_id=case_id) + "#outcomes")
+
+
+# --- outcomes validated earlier (carried over) ----------------------------------------------------------
+
+
+@bp.post("/cases/<int:case_id>/carried/<int:carried_id>")
+@roles_required("assessor")
+def decide_carried(case_id: int, carried_id: int):  # type: ignore[no-untyped-def]
+    """Confirm an outcome carried over from an earlier award (recorded as met) or reject it with a reason."""
+    case = assigned_case(case_id)
+    if isinstance(case, Response):
+        return case
+    form = CarriedForm()
+    if not form.validate_on_submit():
+        return case_page(case_id, 422, carried_error=(carried_id, form))
+    try:
+        carried = stacking.decide(
+            case_id, carried_id, current_user, form.action.data, form.reason.data, form.version.data
+        )
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_(exc.reason), "error")
+        return case_page(case_id, 409)
+    except Invalid as exc:
+        db.session.rollback()
+        flash(_(exc.reason), "error")
+        return case_page(case_id, 422, carried_error=(carried_id, form))
+    db.session.commit()
+    if carried.status == "confirmed":
+        flash(_("The outcome validated earlier is confirmed and recorded as met."), "success")
+    else:
+        flash(_("The outcome validated earlier is rejected: it now needs a decision of its own."), "success")
+    return redirect(url_for("cases.show", case_id=case_id) + "#carried")
