@@ -168,11 +168,11 @@ def set_status(row_id: int, status: str, actor: User, reason: str | None) -> Iss
     if row is None:
         raise NotFound("There is no such credential.")
     if row.status not in _ALLOWED[status]:
-        raise Conflict({
-            "revoked": "This credential is revoked already.",
-            "suspended": "Only a credential in force can be suspended.",
-            "active": "Only a suspended credential can be reinstated.",
-        }[status])
+        if status == "revoked":
+            raise Conflict("This credential is revoked already.")
+        if status == "suspended":
+            raise Conflict("Only a credential in force can be suspended.")
+        raise Conflict("Only a suspended credential can be reinstated.")
     row.status = status
     row.status_reason = reason[:2000]
     row.status_changed_at = utcnow()

@@ -32,6 +32,19 @@ TICK_SENTENCES = {
     "case.draft_warned": N_("The candidate was warned that the unchanged draft will be withdrawn."),
     "case.draft_expired": N_("The draft was withdrawn after a long time without changes."),
 }
+#: Outcomes carried over from an earlier award (validation/services/stacking.py).
+CARRY_OVER_SENTENCES = {
+    "carry_over.offered": N_("An outcome already validated in an earlier award was carried over."),
+    "carry_over.confirmed": N_("%(actor)s confirmed an outcome validated in an earlier award."),
+    "carry_over.rejected": N_("%(actor)s rejected an outcome validated in an earlier award."),
+}
+#: What became of the case's signed credential (validation/services/credentials.py).
+CREDENTIAL_SENTENCES = {
+    "credential.issued": N_("The credential was signed and issued."),
+    "credential.revoked": N_("%(actor)s revoked the credential."),
+    "credential.suspended": N_("%(actor)s suspended the credential."),
+    "credential.reinstated": N_("%(actor)s lifted the suspension of the credential."),
+}
 VERDICTS = {"met": N_("met"), "not_met": N_("not yet met"), "more_evidence": N_("more evidence needed")}
 
 
@@ -67,6 +80,10 @@ def describe(event: AuditEvent, people: dict[int, User], definition: workflows.D
         return _("The award was issued.")
     if event.action in TICK_SENTENCES:
         return _(TICK_SENTENCES[event.action])
+    if event.action in CARRY_OVER_SENTENCES:
+        return _(CARRY_OVER_SENTENCES[event.action], actor=actor)
+    if event.action in CREDENTIAL_SENTENCES:
+        return _(CREDENTIAL_SENTENCES[event.action], actor=actor)
     sentence = _referee_or_upload(event.action, facts, actor)
     if sentence is not None:
         return sentence
