@@ -16,11 +16,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests import factories
+from tests.services.test_races import postgres_only
 from validation.credentials import proofs, statuslist
 from validation.credentials import verify as verifier
 from validation.credentials.keys import KeyRing
 from validation.extensions import db
-from validation.models import AuditEvent, Award, IssuedCredential, StatusList
+from validation.models import AuditEvent, Award, IssuedCredential, StatusList, User
 from validation.services import credentials
 from validation.services.errors import Conflict, Invalid
 
@@ -184,3 +185,47 @@ def test_a_superseded_award_has_its_credential_revoked(world):
     factories.case_in_state("appealed", world)  # the path runs through an award first
     rows = db.session.execute(select(IssuedCredential)).scalars().all()
     assert rows  # the award that was appealed has a credential
+
+
+@postgres_only
+def test_two_status_changes_at_once_both_reach_the_status_list(app, backend):
+    """Two coordinators revoke two credentials of the same list at the same moment: the list is rebuilt under
+    its row lock, so the second rebuild waits and includes the first change (on PostgreSQL: real row locks)."""
+    import threading
+
+    with app.app_context():
+        factories.load_catalog()
+        who = factories.people()
+        first = _award("awarded", who).id
+        second = _award("partially_awarded", {**who, "candidate": who["other_candidate"]}).id
+        coordinator_id = who["coordinator"].id
+        db.session.commit()
+    for round_ in range(5):
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def change(row_id: int, status: str, round_: int = round_) -> None:
+            try:
+                with app.app_context():
+                    actor = db.session.get(User, coordinator_id)
+                    start.wait()
+                    credentials.set_status(row_id, status, actor, f"Round {round_}.")
+                    db.session.commit()
+            except BaseException as exc:
+                errors.append(exc)
+
+        wanted = "suspended" if round_ % 2 == 0 else "active"
+        threads = [threading.Thread(target=change, args=(row_id, wanted)) for row_id in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not errors, errors
+        with app.app_context():
+            listed = json.loads(db.session.get(StatusList, 1).document)
+            encoded = listed["credentialSubject"]["encodedList"]
+            for row_id in (first, second):
+                row = db.session.get(IssuedCredential, row_id)
+                index = int(json.loads(row.document)["credentialStatus"]["statusListIndex"])
+                expected = statuslist.SUSPENDED if wanted == "suspended" else statuslist.VALID
+                assert statuslist.status_at(encoded, index) == expected, (round_, row_id)
