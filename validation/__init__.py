@@ -54,6 +54,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from validation.cli import register_cli
 
     register_cli(app)
+    if not app.testing:
+        # The issuer's signing key exists from the first start (tests make theirs when first needed).
+        from validation.credentials.keys import KeyRing
+
+        KeyRing(app.config["KEYS_DIR"]).ensure()
     return app
 
 

@@ -144,14 +144,34 @@ def test_revoke_suspend_and_reinstate_are_seen_through_the_status_list(world):
 
 
 def test_an_expired_credential_is_reported_as_expired(world):
+    from validation.services import catalog
+
+    catalog.by_code("UA-BAKERY").validity_years = 3
+    db.session.flush()
     row = _award("awarded", world)
     document = json.loads(row.document)
-    if "validUntil" not in document:  # the demo credential may not expire: verify against a far future
-        assert _verify(row.document, datetime.now(UTC) + timedelta(days=365 * 50)).valid
-        return
-    later = datetime.fromisoformat(document["validUntil"].replace("Z", "+00:00")) + timedelta(days=1)
-    verdict = _verify(row.document, later)
-    assert [c.name for c in verdict.failed()] == ["validity"]
+    jsonschema.validate(document, _schema(), cls=jsonschema.Draft201909Validator)
+    until = datetime.fromisoformat(document["validUntil"].replace("Z", "+00:00"))
+    assert until - datetime.fromisoformat(document["validFrom"].replace("Z", "+00:00")) > timedelta(days=3 * 365)
+    assert _verify(row.document, until - timedelta(days=1)).valid
+    for raw in (row.document, row.jwt):
+        verdict = _verify(raw, until + timedelta(days=1))
+        assert [c.name for c in verdict.failed()] == ["validity"]
+        assert verdict.failed()[0].message == "The credential has expired."
+
+
+def test_a_holder_without_e_mail_is_named_by_a_hash_of_their_phone(world):
+    from validation.models import User as Person
+
+    candidate = db.session.get(Person, world["candidate"].id)
+    candidate.email, candidate.phone = None, "+380501234567"
+    db.session.flush()
+    row = _award("partially_awarded", world)
+    document = json.loads(row.document)
+    jsonschema.validate(document, _schema(), cls=jsonschema.Draft201909Validator)
+    identity = document["credentialSubject"]["identifier"][0]
+    assert identity["identityType"] == "ext:phone" and "+380501234567" not in row.document
+    assert _verify(row.jwt).valid
 
 
 def test_rotated_keys_still_verify_old_credentials(world, app):

@@ -145,3 +145,13 @@ def test_the_issuer_publishes_its_keys_and_status_list_without_personal_data(app
         assert "candidate@test.example" not in response.get_data(as_text=True)
     assert client.get("/issuers/unknown").status_code == 404
     assert client.get("/verify/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_what_it_certifies_is_told_in_the_viewers_language(app):
+    _, credential_uuid = _awarded(app)
+    viewer = app.test_client()
+    viewer.set_cookie("lang", "uk")
+    page = viewer.get(f"/verify/{credential_uuid}").get_data(as_text=True)
+    assert "Цей документ справжній і чинний." in page
+    assert "Приготування хлібобулочних і кондитерських виробів" in page  # the catalog's Ukrainian title
+    assert "Bakery and Pastry Preparation" in page  # and what the signed credential itself says

@@ -181,7 +181,7 @@ def _fact_rows(facts: AwardFacts, language: str) -> list[tuple[str, str]]:
         (_("Type of assessment"), text(facts.assessment_type, language)),
         (_("Form of participation"), _participation(facts.participation)),
         (_("Quality assurance"), text(facts.quality_assurance, language)),
-        (_("Supervision and identity verification"), _identity_verification(facts.identity_verification)),
+        (_("Supervision and identity verification"), identity_verification_label(facts.identity_verification)),
     ]
     optional = [
         (_("Prerequisites"), facts.prerequisites),
@@ -327,7 +327,7 @@ def _participation(key: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-def _identity_verification(key: str) -> str:
+def identity_verification_label(key: str) -> str:
     """The wording of the EU micro-credential standard for how the assessment was supervised."""
     labels = {
         "unsupervised_no_check": _("Unsupervised, with no identity verification"),

@@ -141,9 +141,13 @@ def for_award(award_id: int) -> IssuedCredential | None:
         select(IssuedCredential).where(IssuedCredential.award_id == award_id)).scalar_one_or_none()
 
 
-def by_uuid(credential_uuid: str) -> IssuedCredential:
-    row = db.session.execute(
+def find(credential_uuid: str) -> IssuedCredential | None:
+    return db.session.execute(
         select(IssuedCredential).where(IssuedCredential.uuid == credential_uuid)).scalar_one_or_none()
+
+
+def by_uuid(credential_uuid: str) -> IssuedCredential:
+    row = find(credential_uuid)
     if row is None:
         raise NotFound("There is no credential with this link.")
     return row

@@ -89,8 +89,11 @@ def render_award(award, status_form=None) -> str:  # type: ignore[no-untyped-def
 
     issued = credentials.for_award(award.id)
     may_change = current_user.role in ("coordinator", "admin") and issued is not None
+    from validation.credentials.certificate import identity_verification_label
+
     return render_template(
         "candidate/award.html", award=award, issued=issued,
+        identity_verification=identity_verification_label(award.credential.identity_verification),
         share_url=credentials.verify_url(issued.uuid) if issued else None,
         status_form=(status_form or StatusForm(formdata=None)) if may_change else None,
     )

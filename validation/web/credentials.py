@@ -90,7 +90,21 @@ def _summary(verdict: Verdict) -> dict[str, Any] | None:
         "outcomes": [d.get("name", "") for d in achievement.get("resultDescription", [])],
         "partial": "partial award" in achievement.get("tag", []),
         "kind": achievement.get("achievementType", ""),
+        "local": _in_viewers_language(str(document.get("id", ""))),
     }
+
+
+def _in_viewers_language(credential_id: str) -> dict[str, Any] | None:
+    """For a credential issued here, the same title and outcomes from the catalog in the viewer's language
+    (a credential's own texts are in the language it was issued in). Only shown once the signature held."""
+    row = credentials.find(credential_id.removeprefix("urn:uuid:")) if credential_id.startswith("urn:uuid:") else None
+    if row is None:
+        return None
+    language = current_language()
+    award = row.award
+    return {"title": award.credential.text("title", language),
+            "outcomes": [f"{ao.outcome.code}: {ao.outcome.text_in(language)}"
+                         for ao in sorted(award.outcomes, key=lambda ao: ao.outcome.position)]}
 
 
 def _result(verdict: Verdict, holder: bool | None, status: int = 200) -> tuple[str, int]:
