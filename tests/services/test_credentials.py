@@ -249,3 +249,16 @@ def test_two_status_changes_at_once_both_reach_the_status_list(app, backend):
                 index = int(json.loads(row.document)["credentialStatus"]["statusListIndex"])
                 expected = statuslist.SUSPENDED if wanted == "suspended" else statuslist.VALID
                 assert statuslist.status_at(encoded, index) == expected, (round_, row_id)
+
+
+def test_a_revoked_credential_no_longer_counts_in_the_skills_record_or_carries_over(world):
+    from validation.services import awards, catalog, cases
+
+    row = _award("awarded", world)
+    assert awards.skills_of(world["candidate"])
+    credentials.set_status(row.id, "revoked", world["coordinator"], "The evidence was forged.")
+    assert awards.skills_of(world["candidate"]) == []
+    again = cases.open_case(world["candidate"], catalog.by_code("UA-BAKERY").id)
+    from validation.models import CarriedOutcome
+
+    assert db.session.execute(select(CarriedOutcome).where(CarriedOutcome.case_id == again.id)).all() == []

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from tests import factories
 from tests.conftest import PASSWORD, csrf_token
 from validation.extensions import db
-from validation.models import AuditEvent, Case, OutboundMessage, User
+from validation.models import AuditEvent, CarriedOutcome, Case, OutboundMessage, User
 from validation.services import awards, cases, credentials, evidence, referees
 
 ROLES = ("anonymous", "owner", "other_candidate", "assessor", "other_assessor", "coordinator", "admin")
@@ -184,6 +184,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int | str]] = {
     ("credentials.download_europass", "GET"): AWARD,
     # Coordinators and admins change the status (empty form: no action, no reason).
     ("credentials.change_status", "POST"): row(LOGIN, 403, 403, 403, 403, 422, 422),
+    # The candidate's own skills record; the assigned assessor confirms or rejects an outcome carried over
+    # from the earlier award (empty form: 422).
+    ("candidate.skills", "GET"): staff_only("candidate", 200),
+    ("review.decide_carried", "POST"): row(LOGIN, 403, 403, 422, 403, 403, 403),
 }
 
 
@@ -207,9 +211,12 @@ class World:
     #: The awarded case's credential: its issuer's key and its public id.
     issuer_key: str
     credential_uuid: str
+    #: An outcome of the case under review carried over from the awarded case.
+    carried_id: int
 
     def url_values(self) -> dict[str, object]:
         return {"key": self.issuer_key, "credential_uuid": self.credential_uuid, "number": 1,
+                "carried_id": self.carried_id,
                 "case_id": self.case_id, "item_id": self.item_id, "award_id": self.award_id,
                 "user_id": self.target_user_id, "code": "UA-BAKERY", "trigger": "withdraw",
                 "outcome_id": self.outcome_id, "upload_id": "0" * 32, "token": self.referee_token,
@@ -263,6 +270,8 @@ def build_world(app: Flask) -> World:
             ).scalar_one(),
             issuer_key=issued.issuer_key,
             credential_uuid=issued.uuid,
+            carried_id=db.session.execute(
+                select(CarriedOutcome.id).where(CarriedOutcome.case_id == case.id).limit(1)).scalar_one(),
         )
 
 

@@ -366,7 +366,8 @@ def test_journey_to_a_partial_award(app):
     refused = j.fire(coordinator, "award", status=409)
     assert "Outcomes not met: LO2. A full award needs every claimed outcome met." in words(refused)
     j.fire(coordinator, "award_partially")
-    j.expected += ["award.issued", "notification.created"]  # the candidate is told of the decision
+    # The award, its signed credential, and the candidate told of the decision.
+    j.expected += ["award.issued", "credential.issued", "notification.created"]
     assert j.state() == "partially_awarded"
 
     # --- the certificate ---
@@ -449,7 +450,8 @@ def test_journey_to_a_full_award(app):
     refused = j.fire(coordinator, "award_partially", status=409)
     assert "Every claimed outcome is met: give the full award instead of a partial one." in words(refused)
     j.fire(coordinator, "award")
-    j.expected += ["award.issued", "notification.created"]  # the candidate is told of the decision
+    # The award, its signed credential, and the candidate told of the decision.
+    j.expected += ["award.issued", "credential.issued", "notification.created"]
     assert j.state() == "awarded"
 
     award_link = re.search(r'href="/awards/(\d+)"', text(j.page(candidate)))

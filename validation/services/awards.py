@@ -134,7 +134,7 @@ def skills_of(holder: User) -> list[SkillGroup]:
     counts), grouped by credential, the most recently awarded credential first; two queries in all."""
     in_force = db.session.execute(
         select(Award)
-        .where(Award.holder_id == holder.id, Award.superseded_at.is_(None))
+        .where(Award.holder_id == holder.id, credentials.award_stands())
         .options(joinedload(Award.credential), selectinload(Award.outcomes).joinedload(AwardOutcome.outcome))
         .order_by(Award.issued_at.desc(), Award.id.desc())
     ).unique().scalars()

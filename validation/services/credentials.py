@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import selectinload
 
 from validation.credentials import keys as keyfiles
@@ -134,6 +134,13 @@ def issue(award: Award, actor: User) -> IssuedCredential:
     audit.record("credential.issued", actor=actor, case=db.session.get(Case, award.case_id), award_id=award.id,
                  credential_id=row.id, key_id=key.kid)
     return row
+
+
+def award_stands() -> Any:
+    """The condition on Award for an award that still counts: in force (not superseded after an appeal) and
+    its credential neither revoked nor suspended. What the skills record lists and what carries over."""
+    return and_(Award.superseded_at.is_(None),
+                ~exists().where(IssuedCredential.award_id == Award.id, IssuedCredential.status != "active"))
 
 
 def for_award(award_id: int) -> IssuedCredential | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from validation.extensions import db
 from validation.models import Award, AwardOutcome, CarriedOutcome, Case, LearningOutcome, User, utcnow
-from validation.services import assessment, audit
+from validation.services import assessment, audit, credentials
 from validation.services.errors import Conflict, Invalid, NotFound
 
 #: Stored as the rationale of the "met" decision a confirmation records. It is data, kept in English like
@@ -46,7 +46,7 @@ def _validated_for(holder_id: int) -> list[_Validated]:
         select(AwardOutcome.outcome_id, Award.id, LearningOutcome.esco)
         .join(Award, Award.id == AwardOutcome.award_id)
         .join(LearningOutcome, LearningOutcome.id == AwardOutcome.outcome_id)
-        .where(Award.holder_id == holder_id, Award.superseded_at.is_(None))
+        .where(Award.holder_id == holder_id, credentials.award_stands())
         .order_by(Award.issued_at.desc(), Award.id.desc(), AwardOutcome.outcome_id)
     ).all()
     return [_Validated(outcome_id, award_id, _uris(esco)) for outcome_id, award_id, esco in rows]
