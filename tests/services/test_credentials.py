@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -252,7 +252,7 @@ def test_two_status_changes_at_once_both_reach_the_status_list(app, backend):
 
 
 def test_a_revoked_credential_no_longer_counts_in_the_skills_record_or_carries_over(world):
-    from validation.services import awards, catalog, cases
+    from validation.services import awards, cases, catalog
 
     row = _award("awarded", world)
     assert awards.skills_of(world["candidate"])
