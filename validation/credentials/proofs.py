@@ -41,19 +41,17 @@ def _iso(moment: datetime) -> str:
 
 
 def _hash_data(document: dict[str, Any], options: dict[str, Any]) -> bytes:
+    """Raises jsonld.UndefinedMembers when the document has a member that the signature would not cover."""
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     config = {"@context": document["@context"], **options}
     proof_hash = hashlib.sha256(jsonld.canonical(config).encode("utf-8")).digest()
-    document_hash = hashlib.sha256(jsonld.canonical(unsigned).encode("utf-8")).digest()
+    document_hash = hashlib.sha256(jsonld.canonical_checked(unsigned).encode("utf-8")).digest()
     return proof_hash + document_hash
 
 
 def sign(document: dict[str, Any], key: Ed25519PrivateKey, verification_method: str,
          created: datetime) -> dict[str, Any]:
     """The document with a Data Integrity proof (as a one-element list)."""
-    lost = jsonld.undefined_members(document)
-    if lost:
-        raise ProofError(f"members not defined by the contexts, which a signature would not cover: {lost}")
     options = {
         "type": "DataIntegrityProof",
         "cryptosuite": CRYPTOSUITE,
@@ -61,7 +59,10 @@ def sign(document: dict[str, Any], key: Ed25519PrivateKey, verification_method: 
         "verificationMethod": verification_method,
         "proofPurpose": "assertionMethod",
     }
-    signature = key.sign(_hash_data(document, options))
+    try:
+        signature = key.sign(_hash_data(document, options))
+    except jsonld.UndefinedMembers as exc:
+        raise ProofError(f"members not defined by the contexts, which a signature would not cover: {exc}") from exc
     signed = copy.deepcopy(document)
     signed["proof"] = [{**options, "proofValue": "z" + base58.b58encode(signature).decode("ascii")}]
     return signed
@@ -86,12 +87,12 @@ def verify(document: dict[str, Any], resolve: KeyResolver) -> str:
         signature = base58.b58decode(value[1:]) if value.startswith("z") else b""
     except ValueError:
         signature = b""
-    lost = jsonld.undefined_members({k: v for k, v in document.items() if k != "proof"})
-    if lost:
-        raise ProofError("The credential has members that no context defines, which a signature does not cover.")
     options = {k: v for k, v in proof.items() if k != "proofValue"}
     try:
         key.verify(signature, _hash_data(document, options))
+    except jsonld.UndefinedMembers as exc:
+        raise ProofError("The credential has members that no context defines, which a signature does not cover.") \
+            from exc
     except InvalidSignature as exc:
         raise ProofError("The signature does not match the credential: it was changed after signing.") from exc
     return method
