@@ -181,10 +181,12 @@ def test_every_change_appends_exactly_one_event(ctx: Flask) -> None:
     with appended("case.transition", "moderation.drawn") as found:
         cases.fire(case.id, "recommend", assessor)
     assert audit.facts_of(found[1])["selected"] is False  # every outcome met, no rule of its own
-    # Awarding is three changes: the case moves, an award is issued, and the candidate is told.
-    with appended("case.transition", "award.issued", "notification.created") as found:
+    # Awarding is four changes: the case moves, an award is issued, its credential is signed, and the
+    # candidate is told.
+    with appended("case.transition", "award.issued", "credential.issued", "notification.created") as found:
         cases.fire(case.id, "award", coordinator)
-    moved, issued, _told = found
+    moved, issued, signed, _told = found
+    assert audit.facts_of(signed)["award_id"] == audit.facts_of(issued)["award_id"]
     assert (moved.from_state, moved.to_state) == ("recommended", "awarded")
     assert audit.facts_of(issued)["kind"] == "full"
     assert audit.facts_of(issued)["outcomes"] == len(outcome_ids)
