@@ -67,7 +67,8 @@ def main() -> None:
     signed = proofs.sign(document, key, method, created)
     token = proofs.sign_jwt(document, key, method)
     statuses = {i: statuslist.REVOKED for i in range(0, statuslist.ENTRIES, 97)}
-    listed = proofs.sign(statuslist.list_credential(list_url, issuer.profile(), statuses, "2026-12-01T00:00:00Z"),
+    status_issuer = {"id": f"{BASE}/issuers/instance", "type": ["Profile"], "name": "Validation"}
+    listed = proofs.sign(statuslist.list_credential(list_url, status_issuer, statuses, "2026-12-01T00:00:00Z"),
                          key, method, created)
     resolvers = Resolvers(key=lambda m: key.public_key(), status_list=lambda url: listed)
     figures = {
