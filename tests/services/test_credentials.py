@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.services.test_races import postgres_only
-from validation.credentials import proofs, statuslist
+from validation.credentials import jsonld, proofs, statuslist
 from validation.credentials import verify as verifier
 from validation.credentials.keys import KeyRing
 from validation.extensions import db
@@ -190,6 +190,7 @@ def test_rotated_keys_still_verify_old_credentials(world, app):
     assert kids == {old, second.key_id}
     profile = credentials.issuer_profile(first.issuer_key)
     assert f"{profile['id']}#{old}" in profile["assertionMethod"]
+    assert jsonld.undefined_members(profile) == []  # the keys survive JSON-LD processing too
 
 
 def test_key_files_are_private_to_their_owner(world, app):

@@ -20,8 +20,8 @@ from flask import current_app
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import selectinload
 
+from validation.credentials import jsonld, openbadges, proofs, statuslist
 from validation.credentials import keys as keyfiles
-from validation.credentials import openbadges, proofs, statuslist
 from validation.credentials.facts import AwardFacts, EvidenceFacts, OutcomeFacts
 from validation.credentials.verify import Resolvers
 from validation.extensions import db
@@ -266,9 +266,17 @@ def issuer_profile(key: str) -> dict[str, Any]:
     ring.ensure()
     methods = [{"id": f"{issuer_id(key)}#{k.kid}", "type": "Multikey", "controller": issuer_id(key),
                 "publicKeyMultibase": keyfiles.multibase_public(k.public)} for k in ring.all()]
-    return {"@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/security/multikey/v1",
-                         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+    return {"@context": [jsonld.VC_V2, jsonld.OB_V3, "https://w3id.org/security/multikey/v1", _KEY_TERMS],
             **profile, "verificationMethod": methods, "assertionMethod": [m["id"] for m in methods]}
+
+
+#: The Open Badges Profile's own (protected, type-scoped) context does not define the controller-document
+#: terms, so JSON-LD would drop the keys from the profile: they are defined here, as the security
+#: vocabulary has them.
+_KEY_TERMS = {
+    "verificationMethod": {"@id": "https://w3id.org/security#verificationMethod", "@type": "@id"},
+    "assertionMethod": {"@id": "https://w3id.org/security#assertionMethod", "@type": "@id", "@container": "@set"},
+}
 
 
 def jwks(key: str) -> dict[str, Any]:
