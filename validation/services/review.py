@@ -340,7 +340,7 @@ def _waiting_for(row: DeskRow, definition: workflows.Definition) -> str:
 # --- doubts about evidence ----------------------------------------------------------------------------
 
 
-def _assigned_assessor_case(actor: User, case_id: int, expected_version: int | None, refusal: str) -> Case:
+def assigned_assessor_case(actor: User, case_id: int, expected_version: int | None, refusal: str) -> Case:
     """The case, if the actor is its assigned assessor, the page is current and decisions are open."""
     from validation.services.cases import check_version
 
@@ -364,7 +364,7 @@ def add_doubt(
 
     The note stays in the doubt; the audit event says only which item and which rule.
     """
-    case = _assigned_assessor_case(
+    case = assigned_assessor_case(
         actor, case_id, expected_version, "Only the assigned assessor records doubts about the evidence."
     )
     item = db.session.get(EvidenceItem, item_id)
@@ -405,7 +405,7 @@ def accept_all(case_id: int, actor: User, expected_version: int | None = None) -
 
     The version is checked once, before the first decision: each decision moves it on.
     """
-    case = _assigned_assessor_case(actor, case_id, expected_version, "Only the assigned assessor records decisions.")
+    case = assigned_assessor_case(actor, case_id, expected_version, "Only the assigned assessor records decisions.")
     decisions = []
     for claim_outcome in open_outcomes(case):
         claim = next(c for c in case.claims if c.outcome_id == claim_outcome)

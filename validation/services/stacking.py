@@ -143,7 +143,7 @@ def decide(
     carry-over already confirmed or rejected is left as it is."""
     from validation.services import review
 
-    case = review._assigned_assessor_case(
+    case = review.assigned_assessor_case(
         actor, case_id, expected_version,
         "Only the assigned assessor confirms or rejects outcomes validated earlier.",
     )
