@@ -349,18 +349,18 @@ def credentials_verify(file: Path, jwks_file: Path | None, status_files: tuple[P
     from validation.credentials.verify import Resolvers, verify
     from validation.services import credentials
 
-    resolvers = credentials.resolvers() if not (jwks_file and status_files) else None
-    if jwks_file is not None or status_files:
-        own = resolvers or credentials.resolvers()
-        keys = {}
-        if jwks_file is not None:
-            keys = {k["kid"]: public_from_jwk(k) for k in json.loads(jwks_file.read_text("utf-8"))["keys"]}
+    own = credentials.resolvers()
+    key_for, list_for = own.key, own.status_list
+    if jwks_file is not None:
+        published = {k["kid"]: public_from_jwk(k) for k in json.loads(jwks_file.read_text("utf-8"))["keys"]}
+        key_for = published.get
+    if status_files:
         lists = {}
         for status_file in status_files:
             listed = json.loads(status_file.read_text("utf-8"))
             lists[listed.get("id")] = listed
-        resolvers = Resolvers(key=keys.get if jwks_file is not None else own.key,
-                              status_list=lists.get if status_files else own.status_list)
+        list_for = lists.get
+    resolvers = Resolvers(key=key_for, status_list=list_for)
     verdict = verify(file.read_text(encoding="utf-8"), resolvers)
     for check in verdict.checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.message}"

@@ -65,11 +65,12 @@ class Recipient:
         return {"type": "IdentityObject", "identityHash": f"sha256${digest}", "identityType": self.identity_type,
                 "hashed": True, "salt": self.salt}
 
-    def matches(self, identity: dict[str, Any], value: str) -> bool:
-        """Whether `value` (an e-mail a holder gives a verifier) is the one the credential was issued to."""
-        salt = str(identity.get("salt", ""))
-        digest = hashlib.sha256((value + salt).encode("utf-8")).hexdigest()
-        return identity.get("identityHash") == f"sha256${digest}"
+
+def identity_matches(identity: dict[str, Any], value: str) -> bool:
+    """Whether `value` (an e-mail a holder gives a verifier) is the one a hashed identity was issued to."""
+    salt = str(identity.get("salt", ""))
+    digest = hashlib.sha256((value + salt).encode("utf-8")).hexdigest()
+    return identity.get("identityHash") == f"sha256${digest}"
 
 
 def _iso(moment: Any) -> str:

@@ -74,7 +74,8 @@ class IssuedCredential(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     award_id: Mapped[int] = mapped_column(ForeignKey("awards.id"), unique=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
-    issuer_key: Mapped[str] = mapped_column(String(24))
+    #: Which awarding body issued it (services.credentials.issuer_key); the issuer's profile is looked up by it.
+    issuer_key: Mapped[str] = mapped_column(String(24), index=True)
     key_id: Mapped[str] = mapped_column(String(40))
     #: The JSON-LD document with its Data Integrity proof, byte for byte as signed and served.
     document: Mapped[str] = mapped_column(Text)

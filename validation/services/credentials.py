@@ -203,7 +203,7 @@ def revoke_superseded(award: Award, actor: User) -> None:
 
 
 def _status_issuer() -> dict[str, Any]:
-    return {"id": f"{base_url()}/issuers/instance", "type": ["Profile"], "name": current_app.config["ISSUER_NAME"]}
+    return {"id": issuer_id("instance"), "type": ["Profile"], "name": current_app.config["ISSUER_NAME"]}
 
 
 def _signed_list(number: int) -> str:
@@ -218,7 +218,7 @@ def _signed_list(number: int) -> str:
     document = statuslist.list_credential(status_list_url(number), _status_issuer(), statuses,
                                           now.replace(microsecond=0).isoformat().replace("+00:00", "Z"))
     key = keyring().ensure()
-    return json.dumps(proofs.sign(document, key.private, f"{base_url()}/issuers/instance#{key.kid}", now))
+    return json.dumps(proofs.sign(document, key.private, verification_method("instance", key.kid), now))
 
 
 def _ensure_status_list(number: int) -> None:
@@ -247,21 +247,21 @@ def status_list(number: int) -> StatusList:
 
 # --- publishing and verifying -------------------------------------------------------------------------------
 
-def issuer_keys() -> list[str]:
-    """Every awarding body that has issued here, plus `instance` (which signs the status lists)."""
-    return ["instance", *sorted(set(db.session.execute(select(IssuedCredential.issuer_key).distinct()).scalars()))]
+def _issuer_profile_of(key: str) -> dict[str, Any]:
+    """Who the issuer is: the instance (which signs the status lists), or an awarding body that has
+    issued here, read from one of its credentials (one indexed row)."""
+    if key == "instance":
+        return _status_issuer()
+    row = db.session.execute(
+        select(IssuedCredential).where(IssuedCredential.issuer_key == key).limit(1)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("There is no such issuer.")
+    return _issuer(row.award.credential).profile()
 
 
 def issuer_profile(key: str) -> dict[str, Any]:
     """The issuer's public profile: who it is and the keys that sign for it (assertionMethod)."""
-    if key not in issuer_keys():
-        raise NotFound("There is no such issuer.")
-    if key == "instance":
-        profile = _status_issuer()
-    else:
-        row = db.session.execute(
-            select(IssuedCredential).where(IssuedCredential.issuer_key == key).limit(1)).scalar_one()
-        profile = _issuer(row.award.credential).profile()
+    profile = _issuer_profile_of(key)
     ring = keyring()
     ring.ensure()
     methods = [{"id": f"{issuer_id(key)}#{k.kid}", "type": "Multikey", "controller": issuer_id(key),
@@ -280,8 +280,7 @@ _KEY_TERMS = {
 
 
 def jwks(key: str) -> dict[str, Any]:
-    if key not in issuer_keys():
-        raise NotFound("There is no such issuer.")
+    _issuer_profile_of(key)  # a key nobody issued under: not found
     ring = keyring()
     ring.ensure()
     return {"keys": [keyfiles.jwk(k.public, f"{issuer_id(key)}#{k.kid}") for k in ring.all()]}

@@ -7,10 +7,22 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from forms.common import ConfirmForm
+from forms.credentials import StatusForm
 from forms.intake import build_form
 from forms.profile import ProfileForm
+from validation.credentials.certificate import identity_verification_label
 from validation.extensions import db
-from validation.services import awards, case_view, cases, catalog, evidence_requests, intake, interviews, profiles
+from validation.services import (
+    awards,
+    case_view,
+    cases,
+    catalog,
+    credentials,
+    evidence_requests,
+    intake,
+    interviews,
+    profiles,
+)
 from validation.services.errors import Invalid
 from validation.web.i18n import current_language
 from validation.web.roles import roles_required
@@ -84,13 +96,8 @@ def award(award_id: int):  # type: ignore[no-untyped-def]
 def render_award(award, status_form=None) -> str:  # type: ignore[no-untyped-def]
     """The award page: the certificate, its signed credential's status, the downloads and the share link;
     staff who may change the status get the form (shown again with its errors after a refused change)."""
-    from forms.credentials import StatusForm
-    from validation.services import credentials
-
     issued = credentials.for_award(award.id)
     may_change = current_user.role in ("coordinator", "admin") and issued is not None
-    from validation.credentials.certificate import identity_verification_label
-
     return render_template(
         "candidate/award.html", award=award, issued=issued,
         identity_verification=identity_verification_label(award.credential.identity_verification),

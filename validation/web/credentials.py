@@ -16,11 +16,11 @@ from flask_login import current_user
 
 from forms.credentials import MAX_CREDENTIAL_CHARS, StatusForm, VerifyForm
 from validation.credentials import certificate, elm
-from validation.credentials.openbadges import Recipient
+from validation.credentials.openbadges import identity_matches
 from validation.credentials.verify import Verdict, verify
 from validation.extensions import csrf, db
 from validation.services import awards, credentials
-from validation.services.errors import ServiceError
+from validation.web.candidate import render_award
 from validation.web.i18n import current_language
 from validation.web.roles import roles_required
 
@@ -67,8 +67,7 @@ def _holder_matches(verdict: Verdict, email: str) -> bool | None:
         return None
     identities = verdict.credential.get("credentialSubject", {}).get("identifier", [])
     wanted = email.strip().lower()
-    return any(Recipient("", "", "").matches(identity, wanted) for identity in identities
-               if isinstance(identity, dict))
+    return any(identity_matches(identity, wanted) for identity in identities if isinstance(identity, dict))
 
 
 def _summary(verdict: Verdict) -> dict[str, Any] | None:
@@ -227,14 +226,8 @@ def change_status(award_id: int):  # type: ignore[no-untyped-def]
     award, row = _issued(award_id)
     form = StatusForm()
     if not form.validate_on_submit():
-        from validation.web.candidate import render_award
-
         return render_award(award, status_form=form), 422
-    try:
-        credentials.set_status(row.id, form.action.data, current_user, form.reason.data)
-    except ServiceError:
-        db.session.rollback()
-        raise
+    credentials.set_status(row.id, form.action.data, current_user, form.reason.data)  # a refusal: the error page
     db.session.commit()
     flash({"revoked": _("The credential is revoked."), "suspended": _("The credential is suspended."),
            "active": _("The suspension is lifted: the credential is in force again.")}[form.action.data], "success")
