@@ -203,9 +203,23 @@ def test_key_files_are_private_to_their_owner(world, app):
 
 
 def test_a_superseded_award_has_its_credential_revoked(world):
-    factories.case_in_state("appealed", world)  # the path runs through an award first
-    rows = db.session.execute(select(IssuedCredential)).scalars().all()
-    assert rows  # the award that was appealed has a credential
+    """An upheld appeal leads to a new decision; the award it replaces stays in force until then, and then its
+    credential is revoked, saying why, while the new award has a credential of its own that verifies."""
+    from validation.services import awards, cases
+
+    case = factories.case_in_state("appeal_review", world)
+    old = credentials.for_award(awards.award_for_case(case.id).id)
+    assert old is not None and _verify(old.document).valid
+    factories.decide_all(case, world["other_assessor"], ["met"] * len(case.claims))
+    cases.fire(case.id, "uphold_appeal", world["other_assessor"], "The video shows every outcome.")
+    db.session.refresh(old)
+    assert old.status == "active"  # the new decision is still to come
+    cases.fire(case.id, "award", world["coordinator"])
+    db.session.refresh(old)
+    assert (old.status, old.status_reason) == ("revoked", "Replaced by a new decision after an appeal.")
+    assert _verify(old.document).status == "revoked"
+    new = credentials.for_award(awards.award_for_case(case.id).id)
+    assert new is not None and new.id != old.id and _verify(new.jwt).valid
 
 
 @postgres_only
