@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from tests import factories
@@ -101,3 +102,19 @@ def test_rotate_key_keeps_old_credentials_valid(app: Flask, tmp_path: Path) -> N
     assert run(app, "credentials", "verify", str(tmp_path / "old.json")).exit_code == 0
     with app.app_context():
         assert credentials.keyring().current().kid != old_kid
+
+
+def test_the_demo_has_issued_credentials_full_and_partial_and_one_revoked(app: Flask, tmp_path: Path) -> None:
+    from validation.models import Award, IssuedCredential
+
+    assert run(app, "demo").exit_code == 0
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(Award.kind, IssuedCredential.status).join(IssuedCredential, IssuedCredential.award_id == Award.id)
+        ).all()
+    assert {kind for kind, _ in rows} == {"full", "partial"}
+    assert [status for _, status in rows].count("revoked") == 1
+    result = run(app, "credentials", "export", str(tmp_path))
+    assert result.exit_code == 0
+    verdicts = [run(app, "credentials", "verify", str(f)).exit_code for f in sorted(tmp_path.glob("*.json"))]
+    assert verdicts.count(1) == 1 and verdicts.count(0) == len(rows) - 1  # only the revoked one fails

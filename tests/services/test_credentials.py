@@ -277,3 +277,23 @@ def test_a_revoked_credential_no_longer_counts_in_the_skills_record_or_carries_o
     from validation.models import CarriedOutcome
 
     assert db.session.execute(select(CarriedOutcome).where(CarriedOutcome.case_id == again.id)).all() == []
+
+
+def test_the_credential_carries_every_element_of_the_eu_standard_and_describes_the_evidence(world):
+    row = _award("partially_awarded", world)
+    document = json.loads(row.document)
+    achievement = document["credentialSubject"]["achievement"]
+    narrative = achievement["criteria"]["narrative"]
+    for element in ("Assessment:", "Form of participation: on site", "Quality assurance:",
+                    "Supervision and identity verification: supervised on site, identity checked",
+                    "Notional workload: 150 hours", "Level: EQF 3, national level 3", "Prerequisites:",
+                    "Stackability:", "Learning outcomes validated:"):
+        assert element in narrative, element
+    award = db.session.get(Award, row.award_id)
+    assert achievement["creditsAvailable"] == float(award.credits_total)  # the part validated
+    assert document["issuer"]["name"] == award.credential.awarding_body_name
+    assert document["awardedDate"] == document["validFrom"]
+    # The evidence is described (the portfolio's statement, the outcomes it showed), never attached.
+    (evidence,) = document["evidence"]
+    assert evidence["name"] == "My work" and evidence["genre"] == "statement"
+    assert "I did this work for years." not in row.document
