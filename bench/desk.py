@@ -183,7 +183,9 @@ def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> 
     env = {"DATABASE_URL": url, "EVIDENCE_DIR": str(folder / "evidence"), "MAIL_DIR": str(folder / "mail"),
            "SECRET_KEY": "bench-secret-key", "RATELIMIT_STORAGE_URI": "memory://"}
     if reuse:
-        print("  reusing the data seeded by an earlier run")
+        print("  reusing the data seeded by an earlier run (migrated to the code's schema)")
+        subprocess.run([str(BIN / "validation"), "db", "upgrade"], check=True, env={**os.environ, **env}, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         seed(env, args.cases, args.events)
     from validation.demo.seed import COORDINATOR, PASSWORD

@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
+    from validation.services import choices  # noqa: F401 (its hook restamps the choices with each change)
     from validation.web import register
 
     register(app, login_manager)

@@ -13,9 +13,10 @@ from sqlalchemy import event, func, select
 
 from tests import factories
 from tests.conftest import login, post
+from validation import create_app
 from validation.extensions import db
 from validation.models import AuditEvent, Case, User
-from validation.services import cases, catalog, staffing
+from validation.services import accounts, cases, catalog, staffing
 
 CODES = ["UA-BAKERY", "GE-NET-SUPPORT", "AM-LINUX-TECH", "GE-WELD-MMA", "MK-ROOF-INST", "UA-CABLE-LAY"]
 
@@ -216,3 +217,60 @@ def test_reminders_are_sent_from_the_same_choice_of_cases(app):
     assert f"No reminder for case #{made[2]}: This case is closed; nobody is waiting to be reminded." in shown
     nothing = post(client, "/coordinator/bulk/remind", {"back": "/coordinator/"})
     assert nothing.status_code == 302 and "Choose at least one case." in text(client.get("/coordinator/"))
+
+
+# --- the kept choices and the rows written in one pass ---------------------------------------------------------
+
+
+def options(page: str, select_id: str) -> list[str]:
+    """The labels of one <select>'s options, in order."""
+    found = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', page, re.S)
+    assert found, select_id
+    return [html.unescape(label) for label in re.findall(r"<option[^>]*>([^<]*)</option>", found.group(1))]
+
+
+def test_the_kept_choices_follow_every_change_to_the_people_and_the_catalog(app):
+    _made, ids = make_cases(app, ["under_review"])
+    client = coordinator(app)
+    # A second app on the same database stands for another process, with lists of its own.
+    other_process = create_app(app.config)
+    other = other_process.test_client()
+    login(other, "coordinator@test.example")
+    for browser in (client, other):
+        page = browser.get("/coordinator/").get_data(as_text=True)
+        assert options(page, "bulk-assessor") == ["Assessor", "Other assessor"]
+    with app.app_context():
+        factories.user("assessor", "newcomer@test.example", "Newcomer")
+        accounts.set_active(ids["other_assessor"], False, None)
+        db.session.commit()
+    for browser in (client, other):
+        page = browser.get("/coordinator/").get_data(as_text=True)
+        assert options(page, "bulk-assessor") == ["Assessor", "Newcomer"]
+        assert options(page, "assessor") == ["Any", "Not assigned", "Assessor", "Newcomer"]
+    with app.app_context():
+        bakery = catalog.by_code("UA-BAKERY")
+        bakery.title = {**bakery.title, "en": "Bread and pastry"}
+        db.session.commit()
+    assert "UA-BAKERY — Bread and pastry" in options(other.get("/coordinator/").get_data(as_text=True), "credential")
+
+
+def test_each_language_has_its_own_kept_choices(app):
+    make_cases(app, ["under_review"])
+    client = coordinator(app)
+    english = client.get("/coordinator/").get_data(as_text=True)
+    post(client, "/language", {"language": "uk", "next": "/coordinator/"})
+    ukrainian = client.get("/coordinator/").get_data(as_text=True)
+    assert options(english, "state")[0] == "Any" and options(ukrainian, "state")[0] == "Будь-який"
+    assert options(english, "state")[1:] != options(ukrainian, "state")[1:]
+
+
+def test_a_name_in_a_row_is_shown_as_text_never_as_markup(app):
+    made, _ = make_cases(app, ["under_review"])
+    with app.app_context():
+        case = db.session.get(Case, made[0])
+        case.candidate.display_name = '<img src=x onerror="alert(1)"> & Co'
+        db.session.commit()
+    page = coordinator(app).get("/coordinator/").get_data(as_text=True)
+    assert "<img src=x" not in page
+    assert "<td>&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; Co</td>" in page
+    assert f'value="{made[0]}:' in page and f'aria-label="Choose case #{made[0]}"' in page

@@ -42,7 +42,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.audit import GENESIS_HASH
-from validation.services import accounts, audit, cases, catalog, queues, reports
+from validation.services import accounts, audit, cases, catalog, choices, queues, reports
 
 PASSWORD = "bench password 2026"  # noqa: S105 (synthetic accounts of a benchmark database)
 COORDINATOR = "bench-coordinator@bench.example"
@@ -266,6 +266,7 @@ def seed(cases_wanted: int = 100_000, credentials_wanted: int = 50, assessors_wa
               for k, n in decisions.items()), DecisionCount, progress, "decisions")
     events = _audit_events(case_rows, events_wanted, coordinator_id, progress)
     wrong = queues.recount()
+    choices.restamp(db.session())  # people were written in bulk, past the hook that restamps the choices
     db.session.flush()
     progress(f"counts rebuilt ({wrong} changed)")
     db.session.commit()

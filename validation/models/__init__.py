@@ -21,6 +21,7 @@ from validation.models.people import AccessCode, CandidateProfile, Centre, Conse
 from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
 from validation.models.reporting import CaseStateSpan, DecisionCount, StageTimeCount
 from validation.models.staffing import AssessorLanguage, AssessorQualification, CaseStateCount
+from validation.models.versions import ReferenceStamp
 
 __all__ = [
     "AccessCode",
@@ -61,6 +62,7 @@ __all__ = [
     "OutboundMessage",
     "OutcomeDecision",
     "RefereeRequest",
+    "ReferenceStamp",
     "StageTimeCount",
     "StatusList",
     "UploadSession",

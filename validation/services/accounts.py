@@ -377,12 +377,15 @@ def open_session(user: User, lifetime_hours: int) -> str:
 
 def user_for_token(token: str) -> User | None:
     """The user of a live session: not revoked, not expired, account still active."""
-    row = db.session.execute(
-        select(UserSession).where(UserSession.token_hash == _token_hash(token))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    # One query for both rows: every signed-in request starts here.
+    found = db.session.execute(
+        select(UserSession.revoked_at, UserSession.expires_at, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _token_hash(token))
+    ).one_or_none()
+    if found is None or found.revoked_at is not None or found.expires_at <= utcnow():
         return None
-    user = row.user
+    user = found.User
     if not user.active:
         return None
     user.session_token = token

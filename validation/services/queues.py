@@ -26,6 +26,9 @@ from validation.storage.inspect import N_
 PAGE_SIZE = 50
 CLOSED_NO_REMINDER = N_("This case is closed; nobody is waiting to be reminded.")
 SORTS = ("age", "due")
+# The candidate and the assessor of a row, made once: an alias built per call costs more than the query itself
+# (SQLAlchemy derives every column of the aliased table again).
+_CANDIDATE, _ASSESSOR, _PERSON = aliased(User), aliased(User), aliased(User)
 #: The assessor filter's value for cases nobody is assigned to.
 UNASSIGNED = "none"
 
@@ -168,7 +171,7 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
     """One page of the queue, oldest in state (or soonest due) first, in one query."""
     now = now or utcnow()
     key = Case.due_at if filters.sort == "due" else Case.state_entered_at
-    candidate, assessor = aliased(User), aliased(User)
+    candidate, assessor = _CANDIDATE, _ASSESSOR
     statement = (
         select(
             Case.id, Case.lock_version, Case.state, Case.outcome, Case.workflow_key, Case.workflow_version,
@@ -194,17 +197,27 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
         statement = statement.where(Case.state_entered_at <= now - timedelta(days=filters.min_days))
     if filters.overdue:
         statement = statement.where(Case.due_at < now)
+    # The filters on the credential and the candidate are written as a test of each row met in the order of the
+    # list (an indexed look-up per row, stopping after one page), never as a join the planner may start from
+    # the other table: SQLite then builds a filter over all 25,000 candidates for every page (6 ms, not 0.5).
     if filters.sector:
-        statement = statement.where(Credential.sector == filters.sector)
+        statement = statement.where(
+            Case.credential_id.in_(select(Credential.id).where(Credential.sector == filters.sector).scalar_subquery())
+        )
+    person: list = []
     if filters.centre_id is not None:
-        statement = statement.where(candidate.centre_id == filters.centre_id)
+        person.append(_PERSON.centre_id == filters.centre_id)
     if filters.language:
-        statement = statement.where(candidate.preferred_language == filters.language)
+        person.append(_PERSON.preferred_language == filters.language)
+    if person:
+        statement = statement.where(
+            select(_PERSON.id).where(_PERSON.id == Case.candidate_id, *person).exists()
+        )
     if filters.target_group:
         statement = statement.where(
-            Case.candidate_id.in_(
-                select(CandidateProfile.user_id).where(CandidateProfile.target_group == filters.target_group)
-            )
+            select(CandidateProfile.user_id)
+            .where(CandidateProfile.user_id == Case.candidate_id, CandidateProfile.target_group == filters.target_group)
+            .exists()
         )
     start = parse_cursor(after)
     if start is not None:

@@ -49,6 +49,7 @@ def register(app: Flask, login_manager: LoginManager) -> None:
     app.jinja_env.globals["describe_event"] = describe
     app.jinja_env.globals["country_name"] = i18n.country_name
     app.jinja_env.globals["language_name"] = i18n.language_name
+    i18n.install_page_translations(app)
 
     security.install(app)
     errors.install(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -10,11 +12,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+import workflows
 from forms.auth import LANGUAGE_CHOICES
 from forms.common import ConfirmForm
 from forms.coordinator import TARGET_GROUP_CHOICES, AssistedRegistrationForm, BulkAssignForm, QueueFilterForm
 from validation.extensions import db
-from validation.services import accounts, cases, catalog, queues, staffing
+from validation.services import accounts, cases, catalog, choices, queues, staffing
 from validation.services.errors import Invalid
 from validation.web.i18n import current_language
 from validation.web.roles import roles_required
@@ -22,46 +25,93 @@ from validation.web.roles import roles_required
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
 
-def _filter_form(assessors: list[tuple[int, str]] | None = None) -> QueueFilterForm:
-    """The filters as the URL gives them, with choices from the catalog, the centres and the staff."""
-    form = QueueFilterForm(request.args)
+@dataclass(frozen=True)
+class QueueChoices:
+    """The queue's lists of choices in one language, with their <option>s already written (nothing selected).
+
+    Two hundred assessors twice, fifty credentials, the centres and sectors: building them took four queries
+    and longer than the list itself. So each process keeps them per language with the stamp they were built
+    under (`services/choices.py`), and builds them again only when a user, centre or credential changed."""
+
+    stamp: int
+    lists: dict[str, list[tuple[str, str]]]
+    values: dict[str, frozenset[str]]
+    options: dict[str, Markup]
+    assessors: list[tuple[int, str]]
+
+
+def _queue_choices() -> QueueChoices:
+    kept: dict[str, QueueChoices] = current_app.extensions.setdefault("queue_choices", {})
+    language = current_language()
+    stamp = choices.stamp()  # first: a change made while the lists are read is then built again next time
+    found = kept.get(language)
+    if found is not None and found.stamp == stamp:
+        return found
+    assessors = accounts.names_with_role("assessor")
     definition = cases.registry().latest("standard")
     anyone = [("", _("Any"))]
-    form.credential.choices = anyone + [
-        (str(i), f"{code} — {title}") for i, code, title in catalog.published_titles(current_language())
-    ]
-    form.sector.choices = anyone + [(s, _(s)) for s in staffing.catalog_sectors()]
-    form.centre.choices = anyone + [(str(c.id), c.name) for c in accounts.centres()]
-    form.language.choices = anyone + LANGUAGE_CHOICES
-    form.target_group.choices = anyone + [(value, str(label)) for value, label in TARGET_GROUP_CHOICES]
-    assessors = assessors if assessors is not None else accounts.names_with_role("assessor")
-    form.assessor.choices = anyone + [(queues.UNASSIGNED, _("Not assigned"))] + [
-        (str(i), name) for i, name in assessors
-    ]
-    form.state.choices = anyone + [(name, _(s.label)) for name, s in definition.states.items()]
-    return form
+    lists: dict[str, list[tuple[str, str]]] = {
+        "credential": anyone + [
+            (str(i), f"{code} — {title}") for i, code, title in catalog.published_titles(language)
+        ],
+        "sector": anyone + [(s, _(s)) for s in staffing.catalog_sectors()],
+        "centre": anyone + [(str(c.id), c.name) for c in accounts.centres()],
+        "language": anyone + [(v, str(label)) for v, label in LANGUAGE_CHOICES],
+        "target_group": anyone + [(value, str(label)) for value, label in TARGET_GROUP_CHOICES],
+        "assessor": anyone + [(queues.UNASSIGNED, _("Not assigned"))] + [(str(i), name) for i, name in assessors],
+        "state": anyone + [(name, _(s.label)) for name, s in definition.states.items()],
+        "sort": [(v, str(label)) for v, label in QueueFilterForm.sort.kwargs["choices"]],
+    }
+    options = {name: select_options(values) for name, values in lists.items()}
+    options["bulk_assessor"] = select_options(assessors)
+    built = QueueChoices(
+        stamp=stamp,
+        lists=lists,
+        values={name: frozenset(v for v, _label in values) for name, values in lists.items()},
+        options=options,
+        assessors=assessors,
+    )
+    kept[language] = built
+    return built
 
 
-def _filters(form: QueueFilterForm) -> queues.Filters:
+def _filters(form: QueueFilterForm, known: QueueChoices) -> queues.Filters:
     """What the form holds, once each value is one of its choices (a hand-edited URL just widens the view)."""
-    def chosen(field) -> str:  # type: ignore[no-untyped-def]
-        value = field.data or ""
-        return value if value in {str(v) for v, _label in field.choices} else ""
+    def chosen(name: str) -> str:
+        value = getattr(form, name).data or ""
+        return value if value in known.values[name] else ""
 
-    credential, centre = chosen(form.credential), chosen(form.centre)
+    credential, centre = chosen("credential"), chosen("centre")
     min_days = form.min_days.data if form.min_days.data is not None and not form.min_days.errors else None
     return queues.Filters(
         credential_id=int(credential) if credential else None,
-        sector=chosen(form.sector),
+        sector=chosen("sector"),
         centre_id=int(centre) if centre else None,
-        language=chosen(form.language),
-        target_group=chosen(form.target_group),
-        assessor=chosen(form.assessor),
-        state=chosen(form.state),
+        language=chosen("language"),
+        target_group=chosen("target_group"),
+        assessor=chosen("assessor"),
+        state=chosen("state"),
         min_days=min_days,
         overdue=bool(form.overdue.data),
         sort=form.sort.data if form.sort.data in queues.SORTS else "age",
     )
+
+
+def queue_filters() -> tuple[QueueFilterForm, queues.Filters, QueueChoices]:
+    """The queue's filters as this request's URL gives them (the queue page and its downloads share them)."""
+    known = _queue_choices()
+    form = QueueFilterForm(request.args)
+    form.min_days.validate(form)  # the only field with a rule; the choices are checked in _filters
+    return form, _filters(form, known), known
+
+
+@bp.app_template_filter()
+def mark_selected(options: Markup, value: object) -> Markup:
+    """Kept <option>s (from `select_options`) with the one of this value selected."""
+    text = escape("" if value is None else str(value))
+    # On the plain text: Markup's own replace would escape the tags it is given.
+    marked = str(options).replace(f'<option value="{text}">', f'<option value="{text}" selected>', 1)
+    return Markup(marked)  # noqa: S704 (options and value are escaped)
 
 
 def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
@@ -79,6 +129,67 @@ def _overdue_label(days_to_due: int) -> str:
     if days_to_due < 0:
         return ngettext("overdue by %(num)d day", "overdue by %(num)d days", -days_to_due)
     return _("overdue today")
+
+
+def _rows(listed: queues.Page) -> Markup:
+    """The queue's rows as HTML, written in one pass as `select_options` writes its options: through the
+    template, a call and an escape per cell made fifty rows cost more than the query that found them. Every
+    text is escaped here; ids, versions and day counts are integers."""
+    language = current_language()
+    labels = _state_labels({(r.case.workflow_key, r.case.workflow_version) for r in listed.rows})
+    not_assigned = escape(_("not assigned"))
+    choose = _("Choose case #%(id)s")  # formatted per row below
+    case_url = url_for("cases.show", case_id=0)[:-1]
+    parts = []
+    for row in listed.rows:
+        case = row.case
+        marked = ' class="overdue"' if row.overdue else ""
+        if case.due_at is None:
+            due = "—"
+        else:
+            late = ""
+            if row.overdue and row.days_to_due is not None:
+                late = f'\n          <strong class="gap">{escape(_overdue_label(row.days_to_due))}</strong>'
+            due = f'<time datetime="{case.due_at.isoformat()}">{case.due_at:%Y-%m-%d}</time>{late}'
+        state = escape(case.state)
+        parts.append(
+            f"<tr{marked}>"
+            f'<td><input type="checkbox" name="cases" value="{case.id}:{case.lock_version}" id="pick-{case.id}"'
+            f' aria-label="{escape(choose % {"id": case.id})}"></td>'
+            f'<td><a href="{case_url}{case.id}">#{case.id}</a></td>'
+            f"<td>{escape(case.candidate_name)}</td>"
+            f"<td>{escape(case.title(language))}</td>"
+            f'<td><span class="badge state-{state}">{escape(labels.get(case.state, case.state))}</span></td>'
+            f"<td>{escape(case.assessor_name) if case.assessor_name else not_assigned}</td>"
+            f"<td>{row.days_in_state}</td>"
+            f"<td>{due}</td></tr>"
+        )
+    return Markup("\n".join(parts))  # noqa: S704 (every text is escaped above)
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One state in the counts above the list: the link to it, its label and count, and whether it is shown."""
+
+    url: str
+    label: str
+    count: int
+    current: bool
+
+
+def _tabs(definition: workflows.Definition, counts: Counter[str], shown: str) -> list[Tab]:
+    """"All" and each state with its count, linking to this view narrowed to it (the other filters kept)."""
+    args = {k: v for k, v in request.args.items(multi=False) if k not in ("state", "after")}
+    base = request.path
+
+    def url(state: str) -> str:
+        query = {**args, "state": state} if state else args
+        return f"{base}?{urlencode(query)}" if query else base
+
+    tabs = [Tab(url(""), _("All"), sum(counts.values()), not shown)]
+    tabs += [Tab(url(name), _(state.label), counts.get(name, 0), shown == name)
+             for name, state in definition.states.items()]
+    return tabs
 
 
 def _url_with(**changes: object) -> str:
@@ -109,26 +220,20 @@ def select_options(choices: list[tuple[object, object]], selected: object = None
 @bp.get("/")
 @roles_required("coordinator")
 def home():  # type: ignore[no-untyped-def]
-    assessors = accounts.names_with_role("assessor")
-    form = _filter_form(assessors)
-    form.min_days.validate(form)  # the only field with a rule; the choices are checked in _filters
-    filters = _filters(form)
+    form, filters, known = queue_filters()
     size = int(current_app.config.get("QUEUE_PAGE_SIZE", queues.PAGE_SIZE))
     listed = queues.page(filters, request.args.get("after"), limit=size)
-    bulk = BulkAssignForm()
-    bulk.assessor_id.choices = assessors
     definition = cases.registry().latest("standard")
     return render_template(
         "coordinator/home.html",
         definition=definition,
-        counts=queues.counts(filters.credential_id),
+        tabs=_tabs(definition, queues.counts(filters.credential_id), filters.state),
         filters=filters,
         form=form,
+        options=known.options,
         page=listed,
-        bulk=bulk,
+        rows=_rows(listed),
         url_with=_url_with,
-        overdue_label=_overdue_label,
-        state_labels=_state_labels({(r.case.workflow_key, r.case.workflow_version) for r in listed.rows}),
         first_page=not request.args.get("after"),
     )
 

@@ -143,9 +143,7 @@ def _case_rows(filters: queues.Filters):  # type: ignore[no-untyped-def]
 @bp.get("/cases.<any(csv, xlsx):kind>")
 @roles_required("coordinator")
 def cases_file(kind: str):  # type: ignore[no-untyped-def]
-    form = desk._filter_form()
-    form.min_days.validate(form)  # the only field with a rule; the choices are checked in _filters
-    filters = desk._filters(form)
+    _form, filters, _known = desk.queue_filters()
     header = [_("Case"), _("Candidate"), _("Code"), _("Credential"), _("State"), _("Stage"), _("Assessor"),
               _("Opened"), _("Days in state"), _("Due"), _("Overdue"), _("Outcome")]
     name = f"cases-{datetime.now(UTC).date().isoformat()}.{kind}"

@@ -1,0 +1,48 @@
+"""The lists people choose from on busy pages (assessors, credentials, centres, sectors) and their stamp.
+
+Any change to a user, a centre or a credential gives the "choices" stamp a new random value in the same
+transaction (a `before_flush` hook, so no service can forget it; the few bulk writes that bypass the session
+call `restamp` themselves). A page may keep what it built from these lists for as long as the stamp it reads
+is the one it built them under: it reads the stamp first and the lists after, so a list changed in between
+is built again at the next request rather than kept under the new stamp.
+"""
+
+from __future__ import annotations
+
+import secrets
+from itertools import chain
+
+from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from validation.extensions import db
+from validation.models import Centre, Credential, ReferenceStamp, User
+
+CHOICES = "choices"
+_WATCHED = (User, Centre, Credential)
+
+
+def stamp(name: str = CHOICES) -> int:
+    """The current stamp; 0 until the first change is recorded."""
+    return db.session.execute(select(ReferenceStamp.stamp).where(ReferenceStamp.name == name)).scalar() or 0
+
+
+def restamp(session: Session, name: str = CHOICES) -> None:
+    """Give the stamp a new value in the session's transaction (an upsert: one statement, row or no row)."""
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    value = secrets.randbelow(2**62) + 1
+    statement = insert(ReferenceStamp).values(name=name, stamp=value)
+    statement = statement.on_conflict_do_update(index_elements=[ReferenceStamp.name], set_={"stamp": value})
+    connection.execute(statement)
+
+
+@event.listens_for(Session, "before_flush")
+def _restamp_on_change(session: Session, _context: object, _instances: object) -> None:
+    for instance in chain(session.new, session.deleted, session.dirty):
+        if isinstance(instance, _WATCHED) and (
+            instance in session.new or instance in session.deleted or session.is_modified(instance)
+        ):
+            restamp(session)
+            return
