@@ -47,7 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
-    from validation.services import choices  # noqa: F401 (its hook restamps the choices with each change)
+    # Their hooks keep derived rows with each flush: the choices' stamp, the assessors' open work.
+    from validation.services import choices, staffing  # noqa: F401
     from validation.web import register
 
     register(app, login_manager)

@@ -281,10 +281,11 @@ def queues_group() -> None:
 @with_appcontext
 @writes
 def queues_recount() -> None:
-    """Rebuild the cases-per-state counts from the cases (they are kept with every change; this repairs them)."""
-    from validation.services import queues
+    """Rebuild the cases-per-state counts and the assessors' open work from the cases (both are kept with
+    every change; this repairs them)."""
+    from validation.services import queues, staffing
 
-    wrong = queues.recount()
+    wrong = queues.recount() + staffing.recount_workloads()
     db.session.commit()
     click.echo(f"{wrong} count(s) corrected.")
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from tests import factories
 from validation.extensions import db
-from validation.models import AuditEvent, Case, CaseStateCount, Centre, User, utcnow
-from validation.services import accounts, audit, cases, catalog, profiles, queues, staffing
+from validation.models import AssessorWorkload, AuditEvent, Case, CaseStateCount, Centre, User, utcnow
+from validation.services import accounts, audit, cases, catalog, profiles, queues, review, staffing
 
 
 def actual_counts() -> Counter[str]:
@@ -68,6 +68,45 @@ def test_the_kept_counts_match_the_cases_after_every_kind_of_change(world):
     db.session.commit()
     assert queues.counts() == actual_counts()
     assert queues.recount() == 0
+
+
+def actual_workloads() -> dict[int, int]:
+    rows = db.session.execute(
+        select(Case.assessor_id, func.count())
+        .where(Case.outcome.is_(None), Case.assessor_id.is_not(None))
+        .group_by(Case.assessor_id)
+    )
+    return dict(rows.all())
+
+
+def test_the_kept_workloads_follow_every_change_of_assessor_and_outcome(world):
+    who, made = world["who"], world["cases"]
+    assessor, other, coordinator = who["assessor"], who["other_assessor"], who["coordinator"]
+    assert staffing.open_workloads() == actual_workloads() and actual_workloads()[assessor.id] >= 2
+    steps = [
+        # reassigned: one less for the assessor, one more for the other
+        lambda: cases.assign_assessor(made["b"], other.id, coordinator),
+        # a case with no assessor yet is assigned
+        lambda: cases.assign_assessor(made["c"], assessor.id, coordinator),
+        # a declared conflict takes the assessor off the case
+        lambda: review.declare(made["b"], other, True, "My neighbour."),
+        # a case closed by withdrawal is no longer open work
+        lambda: cases.fire(made["d"], "withdraw", coordinator, "The candidate moved abroad."),
+    ]
+    for step in steps:
+        step()
+        db.session.commit()
+        assert staffing.open_workloads() == actual_workloads()
+    assert staffing.recount_workloads() == 0
+
+
+def test_recount_repairs_a_workload_that_went_wrong(world):
+    assessor = world["who"]["assessor"]
+    db.session.execute(update(AssessorWorkload).where(AssessorWorkload.assessor_id == assessor.id)
+                       .values(open_cases=40))
+    assert staffing.open_workloads()[assessor.id] == 40
+    assert staffing.recount_workloads() == 1
+    assert staffing.open_workloads() == actual_workloads()
 
 
 def test_recount_repairs_a_count_that_went_wrong(world):
@@ -183,14 +222,14 @@ def test_the_suggestion_is_the_qualified_assessor_with_the_least_open_work(world
     # The assessor has three open cases (b, d, f), the other assessor none; a third one is not qualified.
     outsider = factories.user("assessor", "outsider@test.example", "Outsider")
     choices = staffing.choices(case)
-    order = [(c.assessor.email, c.open_cases, c.refusal) for c in choices]
+    order = [(c.assessor, c.open_cases, c.refusal) for c in choices]
     assert order == [
-        ("other-assessor@test.example", 0, None),
-        ("assessor@test.example", 3, None),
-        ("outsider@test.example", 0, staffing.NOT_QUALIFIED),
+        ((who["other_assessor"].id, "Other assessor"), 0, None),
+        ((who["assessor"].id, "Assessor"), 3, None),
+        ((outsider.id, "Outsider"), 0, staffing.NOT_QUALIFIED),
     ]
-    assert staffing.suggestion(case) == who["other_assessor"]
-    assert staffing.suggestion(case, exclude=[who["other_assessor"].id]) == who["assessor"]
+    assert staffing.suggestion(case).id == who["other_assessor"].id
+    assert staffing.suggestion(case, exclude=[who["other_assessor"].id]).id == who["assessor"].id
     assert outsider.id not in {u.id for u in [staffing.suggestion(case)]}
 
 

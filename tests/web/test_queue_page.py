@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from flask import Flask
 from sqlalchemy import event, func, select
 
@@ -167,7 +169,7 @@ def test_the_case_page_suggests_the_qualified_assessor_with_least_work_and_refus
     page = client.get(f"/cases/{made[0]}").get_data(as_text=True)
     # The other assessor has no open case, the assessor one: the other is suggested and chosen already.
     assert "Suggested: Other assessor" in html.unescape(page)
-    chosen = re.search(r'<option selected value="(\d+)">([^<]*)</option>', html.unescape(page))
+    chosen = re.search(r'<option value="(\d+)" selected>([^<]*)</option>', html.unescape(page))
     assert chosen and int(chosen.group(1)) == ids["other_assessor"]
     assert chosen.group(2) == "Other assessor — 0 open cases"
     assert "Outsider — 0 open cases — not qualified" in html.unescape(page)
@@ -274,3 +276,20 @@ def test_a_name_in_a_row_is_shown_as_text_never_as_markup(app):
     assert "<img src=x" not in page
     assert "<td>&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; Co</td>" in page
     assert f'value="{made[0]}:' in page and f'aria-label="Choose case #{made[0]}"' in page
+
+
+def test_an_overdue_case_says_by_how_many_days_in_the_readers_language(app):
+    made, _ = make_cases(app, ["screening", "under_review"])
+    with app.app_context():
+        due = db.session.get(Case, made[0]).due_at
+        later = db.session.get(Case, made[1]).due_at
+    assert due is not None and later is not None
+    # Three days past the first case's due date; the second is past its own by a day more or less than that.
+    with time_machine.travel(due + timedelta(days=3, hours=1), tick=False):
+        client = coordinator(app)
+        english = client.get("/coordinator/?overdue=y")
+        assert listed(english) == [made[0]] + ([made[1]] if later < due + timedelta(days=3) else [])
+        assert "overdue by 3 days" in text(english)
+        assert '<tr class="overdue">' in english.get_data(as_text=True)
+        post(client, "/language", {"language": "uk", "next": "/coordinator/"})
+        assert "прострочено на 3 дні" in text(client.get("/coordinator/?overdue=y"))

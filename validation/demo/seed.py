@@ -42,7 +42,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.audit import GENESIS_HASH
-from validation.services import accounts, audit, cases, catalog, choices, queues, reports
+from validation.services import accounts, audit, cases, catalog, choices, queues, reports, staffing
 
 PASSWORD = "bench password 2026"  # noqa: S105 (synthetic accounts of a benchmark database)
 COORDINATOR = "bench-coordinator@bench.example"
@@ -265,7 +265,7 @@ def seed(cases_wanted: int = 100_000, credentials_wanted: int = 50, assessors_wa
     _batches(({"month": k[0], "grouping": k[1], "value": k[2], "outcome": k[3], "n": n}
               for k, n in decisions.items()), DecisionCount, progress, "decisions")
     events = _audit_events(case_rows, events_wanted, coordinator_id, progress)
-    wrong = queues.recount()
+    wrong = queues.recount() + staffing.recount_workloads()
     choices.restamp(db.session())  # people were written in bulk, past the hook that restamps the choices
     db.session.flush()
     progress(f"counts rebuilt ({wrong} changed)")

@@ -20,7 +20,7 @@ from validation.models.notifications import CaseNotice, Notification
 from validation.models.people import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession
 from validation.models.quality import Appeal, CredentialPolicy, Moderation, ModerationView
 from validation.models.reporting import CaseStateSpan, DecisionCount, StageTimeCount
-from validation.models.staffing import AssessorLanguage, AssessorQualification, CaseStateCount
+from validation.models.staffing import AssessorLanguage, AssessorQualification, AssessorWorkload, CaseStateCount
 from validation.models.versions import ReferenceStamp
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Appeal",
     "AssessorLanguage",
     "AssessorQualification",
+    "AssessorWorkload",
     "AuditEvent",
     "Award",
     "AwardOutcome",

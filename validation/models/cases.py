@@ -85,8 +85,9 @@ class Case(Base):
     workflow_key: Mapped[str] = mapped_column(String(40))
     workflow_version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(40))
-    outcome: Mapped[str | None] = mapped_column(String(20))
-    assessor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Both with their old value at hand when changed: the assessors' kept workloads follow them.
+    outcome: Mapped[str | None] = mapped_column(String(20), active_history=True)
+    assessor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), active_history=True)
     #: The second assessor moderating the current recommendation, while it is moderated.
     moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: Decisions may be recorded now (the state allows a recommendation); kept in step by every transition

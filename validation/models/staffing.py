@@ -57,3 +57,18 @@ class CaseStateCount(Base):
     credential_id: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True)
     state: Mapped[str] = mapped_column(String(40), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AssessorWorkload(Base):
+    """How many open cases each assessor holds, kept with every change of a case's assessor or outcome.
+
+    The case page labels each of two hundred assessors with their open work and suggests the least busy
+    qualified one; counting their open cases among 100,000 on each view cost more than the rest of the page.
+    A hook on every flush (`services.staffing`) adds the change to these rows in the same transaction, each
+    by one statement, so two assignments at once add up; `validation queues recount` rebuilds them."""
+
+    __tablename__ = "assessor_workloads"
+    __table_args__ = (CheckConstraint("open_cases >= 0", name="open_cases_not_negative"),)
+
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    open_cases: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,7 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 import workflows
 from validation.extensions import db
@@ -167,6 +169,15 @@ class CaseView:
 
 def build(user: User, case_id: int) -> CaseView:
     case = access.case_for(user, case_id)
+    # The claims with their outcomes in one query, rather than one query per outcome as the page reads them.
+    if "claims" in inspect(case).unloaded:
+        claims = db.session.execute(
+            select(CaseClaim)
+            .options(joinedload(CaseClaim.outcome))
+            .where(CaseClaim.case_id == case.id)
+            .order_by(CaseClaim.position)
+        ).scalars().all()
+        set_committed_value(case, "claims", list(claims))
     definition = cases.definition_for(case)
     items = evidence.items_of(case.id)
     by_item = {i.id: i for i in items}
@@ -190,6 +201,9 @@ def build(user: User, case_id: int) -> CaseView:
     transitions = cases.transitions_of(case.id)
     people_ids = {e.actor_id for e in timeline if e.actor_id} | {t.actor_id for t in transitions}
     people_ids |= {d.assessor_id for d in decisions.values()}
+    # The candidate and the assessor too: the page names them, and a many-to-one already in the session is
+    # not loaded again.
+    people_ids |= {i for i in (case.candidate_id, case.assessor_id) if i is not None}
     people = (
         {u.id: u for u in db.session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
         if people_ids
@@ -198,7 +212,8 @@ def build(user: User, case_id: int) -> CaseView:
     open_for_evidence = cases.evidence_open(case)
     decisions_open = assessment.decisions_open(case)
     acting = access.may_act_on_case(user, case)
-    current_moderation = moderation.current(case)
+    moderation_history = moderation.history(case.id)
+    current_moderation = moderation_history[-1] if moderation_history else None  # the latest recommendation's
     is_moderator = user.role == "assessor" and case.moderator_id == user.id
     sees_decisions = moderation.may_see_decisions(user, case)
     return CaseView(
@@ -225,7 +240,7 @@ def build(user: User, case_id: int) -> CaseView:
         ),
         moderation=current_moderation,
         moderation_views=moderation.latest_views(current_moderation) if current_moderation else {},
-        moderation_history=moderation.history(case.id),
+        moderation_history=moderation_history,
         is_moderator=is_moderator,
         appeals=appeals.appeals_of(case.id),
         appeal_deadline=appeals.deadline(case),  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -22,6 +23,9 @@ from validation.extensions import db
 from validation.models import Case, Credential, CredentialPolicy, Moderation, ModerationView, User, utcnow
 from validation.services import access, audit
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from validation.services.staffing import Person
 
 #: The transitions a moderator fires; every other assessor action is the assigned assessor's.
 MODERATOR_TRIGGERS = frozenset({"agree", "disagree"})
@@ -259,7 +263,7 @@ def waiting_for_moderator(case: Case, record: Moderation | None) -> bool:
     )
 
 
-def moderator_choices(case: Case) -> list[User]:
+def moderator_choices(case: Case) -> list[Person]:
     """Who may moderate the case's recommendation: active assessors other than the one who recommended, the
     qualified ones first and among them those with the least open work (see `staffing.choices`)."""
     from validation.services import staffing

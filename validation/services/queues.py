@@ -138,7 +138,7 @@ class Row:
     case: CaseLine
     days_in_state: int
     overdue: bool
-    #: Days past the due date (overdue) or left until it; None without a due date.
+    #: Whole days left until the due date, negative once past it (0 within the first day late); None without one.
     days_to_due: int | None
 
 
@@ -226,7 +226,10 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
     found = [CaseLine(*row) for row in db.session.execute(statement)]
     result = Page()
     for case in found[:limit]:
-        days_to_due = None if case.due_at is None else (case.due_at - now).days
+        days_to_due = None
+        if case.due_at is not None:
+            # Whole days either way: three days and an hour late is "overdue by 3 days", not 4.
+            days_to_due = (case.due_at - now).days if case.due_at >= now else -(now - case.due_at).days
         result.rows.append(
             Row(
                 case=case,

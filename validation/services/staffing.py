@@ -8,13 +8,25 @@ for the assessor of a case, the reviewer of an appeal and the moderator alike.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, event, func, inspect, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from validation.extensions import db
-from validation.models import AssessorLanguage, AssessorQualification, Case, Credential, User, utcnow
+from validation.models import (
+    AssessorLanguage,
+    AssessorQualification,
+    AssessorWorkload,
+    Case,
+    Credential,
+    User,
+    utcnow,
+)
 from validation.services import audit
 from validation.services.errors import Forbidden, Invalid, NotFound
 from validation.storage.inspect import N_
@@ -106,18 +118,98 @@ def require_qualified(assessor: User, case: Case) -> None:
 
 
 def open_workloads(assessor_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Open cases per assessor (assessed or moderated), in one query."""
-    statement = select(Case.assessor_id, func.count()).where(
-        Case.outcome.is_(None), Case.assessor_id.is_not(None)
-    ).group_by(Case.assessor_id)
+    """Open cases per assessor, from the kept counts (see `AssessorWorkload`), in one query."""
+    statement = select(AssessorWorkload.assessor_id, AssessorWorkload.open_cases).where(
+        AssessorWorkload.open_cases > 0
+    )
     if assessor_ids is not None:
-        statement = statement.where(Case.assessor_id.in_(list(assessor_ids)))
+        statement = statement.where(AssessorWorkload.assessor_id.in_(list(assessor_ids)))
     return {assessor_id: int(n) for assessor_id, n in db.session.execute(statement)}
+
+
+def _workload_changes(session: Session) -> Counter[int]:
+    """What this flush changes in each assessor's open work: -1 where a case they held open leaves them or
+    closes, +1 where an open case comes to them or reopens. Old values come from the attribute history
+    (both columns keep it: `active_history`)."""
+    changes: Counter[int] = Counter()
+
+    def held(assessor_id: int | None, outcome: str | None, sign: int) -> None:
+        if assessor_id is not None and outcome is None:
+            changes[assessor_id] += sign
+
+    for case in session.new:
+        if isinstance(case, Case):
+            held(case.assessor_id, case.outcome, 1)
+    for case in session.deleted:
+        if isinstance(case, Case):
+            held(case.assessor_id, case.outcome, -1)
+    for case in session.dirty:
+        if not isinstance(case, Case):
+            continue
+        state = inspect(case)
+        assessor, outcome = state.attrs.assessor_id.history, state.attrs.outcome.history
+        if not assessor.has_changes() and not outcome.has_changes():
+            continue
+        old_assessor = (assessor.deleted or assessor.unchanged or [None])[0]
+        old_outcome = (outcome.deleted or outcome.unchanged or [None])[0]
+        held(old_assessor, old_outcome, -1)
+        held(case.assessor_id, case.outcome, 1)
+    return changes
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_workloads(session: Session, _context: object, _instances: object) -> None:
+    changes = _workload_changes(session)
+    if not any(changes.values()):
+        return
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    for assessor_id in sorted(changes):  # one order for every transaction: two never wait on each other's rows
+        delta = changes[assessor_id]
+        if delta:
+            statement = insert(AssessorWorkload).values(assessor_id=assessor_id, open_cases=max(delta, 0))
+            statement = statement.on_conflict_do_update(
+                index_elements=[AssessorWorkload.assessor_id],
+                set_={"open_cases": AssessorWorkload.open_cases + delta},
+            )
+            connection.execute(statement)
+
+
+def recount_workloads() -> int:
+    """Rebuild the kept workloads from the cases (a repair, and after bulk writes that bypass the session).
+    Returns how many assessors' counts were wrong."""
+    actual = dict(
+        db.session.execute(
+            select(Case.assessor_id, func.count())
+            .where(Case.outcome.is_(None), Case.assessor_id.is_not(None))
+            .group_by(Case.assessor_id)
+        ).all()
+    )
+    kept = {row.assessor_id: row for row in db.session.execute(select(AssessorWorkload)).scalars()}
+    wrong = 0
+    for assessor_id in actual.keys() | kept.keys():
+        n = actual.get(assessor_id, 0)
+        row = kept.get(assessor_id)
+        if row is None:
+            db.session.add(AssessorWorkload(assessor_id=assessor_id, open_cases=n))
+            wrong += 1
+        elif row.open_cases != n:
+            row.open_cases = n
+            wrong += 1
+    db.session.flush()
+    return wrong
+
+
+class Person(NamedTuple):
+    """An assessor as a choice shows them: read as two columns, not as an account (two hundred of them)."""
+
+    id: int
+    display_name: str
 
 
 @dataclass(frozen=True)
 class Choice:
-    assessor: User
+    assessor: Person
     open_cases: int
     #: Why they may not take the case; None when qualified.
     refusal: str | None
@@ -125,45 +217,40 @@ class Choice:
 
 def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
     """Every active assessor for this case: the qualified ones first, fewest open cases first; the first of
-    them is the suggestion. In a fixed number of queries, however many assessors there are."""
+    them is the suggestion. In one query, however many assessors there are: each one's qualification and
+    language are tested on their own row, and their open work is the kept count."""
     excluded = set(exclude) | {case.candidate_id}
-    assessors = [
-        u for u in db.session.execute(
-            select(User).where(User.role == "assessor", User.active.is_(True)).order_by(User.display_name)
-        ).scalars()
-        if u.id not in excluded
-    ]
-    ids = [u.id for u in assessors]
-    qualified_for_credential = set(
-        db.session.execute(
-            select(AssessorQualification.assessor_id).where(
-                AssessorQualification.assessor_id.in_(ids),
-                or_(AssessorQualification.credential_id == case.credential_id,
-                    AssessorQualification.sector == case.credential.sector),
-            )
-        ).scalars()
+    qualified = (
+        select(AssessorQualification.id)
+        .where(
+            AssessorQualification.assessor_id == User.id,
+            or_(AssessorQualification.credential_id == case.credential_id,
+                AssessorQualification.sector == case.credential.sector),
+        )
+        .exists()
     )
-    reads = set(
-        db.session.execute(
-            select(AssessorLanguage.assessor_id).where(
-                AssessorLanguage.assessor_id.in_(ids), AssessorLanguage.language == _case_language(case)
-            )
-        ).scalars()
+    reads = (
+        select(AssessorLanguage.assessor_id)
+        .where(AssessorLanguage.assessor_id == User.id, AssessorLanguage.language == _case_language(case))
+        .exists()
     )
-    load = open_workloads(ids)
+    rows = db.session.execute(
+        select(User.id, User.display_name, qualified, reads, func.coalesce(AssessorWorkload.open_cases, 0))
+        .outerjoin(AssessorWorkload, AssessorWorkload.assessor_id == User.id)
+        .where(User.role == "assessor", User.active.is_(True))
+        .order_by(User.display_name)
+    )
     result = []
-    for assessor in assessors:
-        reason = None
-        if assessor.id not in qualified_for_credential:
-            reason = NOT_QUALIFIED
-        elif assessor.id not in reads:
-            reason = NO_LANGUAGE
-        result.append(Choice(assessor, load.get(assessor.id, 0), reason))
+    for assessor_id, name, may_assess, may_read, open_cases in rows:
+        if assessor_id in excluded:
+            continue
+        reason = None if may_assess and may_read else (NOT_QUALIFIED if not may_assess else NO_LANGUAGE)
+        result.append(Choice(Person(assessor_id, name), int(open_cases), reason))
     result.sort(key=lambda c: (c.refusal is not None, c.open_cases, c.assessor.display_name))
     return result
 
 
-def suggestion(case: Case, exclude: Iterable[int] = ()) -> User | None:
+def suggestion(case: Case, exclude: Iterable[int] = ()) -> Person | None:
     """The qualified assessor with the least open work, if there is one."""
     for choice in choices(case, exclude):
         if choice.refusal is None:

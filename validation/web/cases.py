@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_translations
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
 from validation.extensions import db
-from validation.models import Case, User
+from validation.models import Case
 from validation.services import access, assessment, case_view, cases, evidence, review, staffing
 from validation.services.errors import Invalid, ServiceError
 from validation.web.errors import TITLES
@@ -30,17 +30,24 @@ def _evidence_form(view: case_view.CaseView) -> EvidenceForm:
     return form
 
 
-def assessor_choices(case: Case) -> tuple[list[tuple[int, str]], User | None]:
+def assessor_choices(case: Case) -> tuple[list[tuple[int, str]], staffing.Person | None]:
     """The assessors to choose from, qualified ones first and fewest open cases first, each labelled with
-    their open work (and why not, when not qualified); and the suggestion: the first qualified one."""
+    their open work (and why not, when not qualified); and the suggestion: the first qualified one.
+
+    Two hundred labels: each plural form is looked up in the catalog once per count, not once per assessor."""
     choices = staffing.choices(case)
+    catalog = get_translations()
+    not_qualified = " — " + _("not qualified")
+    forms: dict[int, str] = {}
     labelled = []
     for c in choices:
-        label = ngettext("%(name)s — %(num)d open case", "%(name)s — %(num)d open cases", c.open_cases,
-                         name=c.assessor.display_name)
-        if c.refusal is not None:
-            label += " — " + _("not qualified")
-        labelled.append((c.assessor.id, label))
+        form = forms.get(c.open_cases)
+        if form is None:
+            form = forms[c.open_cases] = catalog.ungettext(
+                "%(name)s — %(num)d open case", "%(name)s — %(num)d open cases", c.open_cases
+            )
+        label = form % {"name": c.assessor.display_name, "num": c.open_cases}
+        labelled.append((c.assessor.id, label + not_qualified if c.refusal is not None else label))
     suggested = next((c.assessor for c in choices if c.refusal is None), None)
     return labelled, suggested
 

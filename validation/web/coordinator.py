@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale, get_translations, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -116,19 +116,30 @@ def mark_selected(options: Markup, value: object) -> Markup:
 
 def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
     """Each state's label in the reader's language, once per page rather than once per row."""
+    catalog = get_translations()
     labels: dict[str, str] = {}
     for key, version in sorted(versions):
         for name, state in cases.registry().get(key, version).states.items():
-            labels.setdefault(name, _(state.label))
+            labels.setdefault(name, catalog.ugettext(state.label))
     return labels
 
 
-def _overdue_label(days_to_due: int) -> str:
-    """"overdue by 3 days": a plain function, since a translation call from inside the template's row loop
-    costs far more than from here."""
-    if days_to_due < 0:
-        return ngettext("overdue by %(num)d day", "overdue by %(num)d days", -days_to_due)
-    return _("overdue today")
+class _OverdueLabels(dict[int, str]):
+    """"overdue by 3 days", each wording made once per page from the catalog: through the translation
+    helpers, per overdue row, the wording cost more than the row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.catalog = get_translations()
+
+    def __missing__(self, days_to_due: int) -> str:
+        if days_to_due < 0:
+            text = self.catalog.ungettext("overdue by %(num)d day", "overdue by %(num)d days", -days_to_due)
+            label = text % {"num": -days_to_due}
+        else:
+            label = self.catalog.ugettext("overdue today")
+        self[days_to_due] = label
+        return label
 
 
 def _rows(listed: queues.Page) -> Markup:
@@ -140,6 +151,7 @@ def _rows(listed: queues.Page) -> Markup:
     not_assigned = escape(_("not assigned"))
     choose = _("Choose case #%(id)s")  # formatted per row below
     case_url = url_for("cases.show", case_id=0)[:-1]
+    overdue_by = _OverdueLabels()
     parts = []
     for row in listed.rows:
         case = row.case
@@ -149,7 +161,7 @@ def _rows(listed: queues.Page) -> Markup:
         else:
             late = ""
             if row.overdue and row.days_to_due is not None:
-                late = f'\n          <strong class="gap">{escape(_overdue_label(row.days_to_due))}</strong>'
+                late = f'\n          <strong class="gap">{escape(overdue_by[row.days_to_due])}</strong>'
             due = f'<time datetime="{case.due_at.isoformat()}">{case.due_at:%Y-%m-%d}</time>{late}'
         state = escape(case.state)
         parts.append(
