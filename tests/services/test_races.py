@@ -20,13 +20,14 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from flask import Flask
+from sqlalchemy import func, select
 
 import workflows
 from tests import factories
 from tests.conftest import PG_URL
 from validation.extensions import db
 from validation.models import AuditEvent, Award, Case, CaseTransition, Credential, OutcomeDecision, User
-from validation.services import assessment, audit, case_view, cases, catalog
+from validation.services import assessment, audit, case_view, cases, catalog, staffing
 from validation.services.errors import Conflict, ServiceError
 
 STALE = "This case changed since you opened it."
@@ -521,3 +522,37 @@ def test_a_service_refusal_of_a_decision_leaves_nothing(ctx: Flask) -> None:
     assert case is not None
     assert (_count(OutcomeDecision), _count(AuditEvent), case.lock_version) == before
 
+
+
+@postgres_only
+def test_assignments_at_once_keep_each_assessors_open_work_exact(app: Flask) -> None:
+    """Four coordinators' requests at the same moment: two give new cases to the same assessor, two swap two
+    cases' assessors in opposite directions (each takes the other's rows, in the one order the hook uses).
+    Every kept count ends where a fresh count of the cases puts it, and nobody waits forever."""
+    with app.app_context():
+        factories.load_catalog()
+        who = factories.people()
+        made = []
+        for index, state in enumerate(["screening", "screening", "under_review", "under_review"]):
+            candidate = factories.user("candidate", f"w{index}@test.example", f"Candidate {index}")
+            made.append(factories.case_in_state(state, {**who, "candidate": candidate}).id)
+        cases.assign_assessor(made[3], who["other_assessor"].id, who["coordinator"])
+        db.session.commit()
+        ids = {k: u.id for k, u in who.items()}
+
+    def assign(case_id: int, assessor: str) -> Callable[[], None]:
+        return lambda: cases.assign_assessor(case_id, ids[assessor], _user(ids["coordinator"]))
+
+    outcomes = run_together(app, [
+        assign(made[0], "assessor"), assign(made[1], "assessor"),
+        assign(made[2], "other_assessor"), assign(made[3], "assessor"),
+    ])
+    assert [o.kind for o in outcomes] == ["won"] * 4
+    with app.app_context():
+        actual = dict(db.session.execute(
+            select(Case.assessor_id, func.count())
+            .where(Case.outcome.is_(None), Case.assessor_id.is_not(None))
+            .group_by(Case.assessor_id)
+        ).all())
+        assert actual == {ids["assessor"]: 3, ids["other_assessor"]: 1}
+        assert staffing.open_workloads() == actual

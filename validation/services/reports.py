@@ -252,11 +252,14 @@ def figures(period: Period, grouping: str | None = None) -> Figures:
         .where(*in_period)
         .group_by(DecisionCount.grouping, DecisionCount.value, DecisionCount.outcome)
     )
+    # The month as an expression (month || ''), so no planner reads the stays through the key's month range
+    # and then sorts them all: SQLite did, once it had statistics, three times slower than reading the
+    # covering index ix_stage_time_counts_grouped in the order they are summed.
+    span_month = StageTimeCount.month + ""
     spans = (
         select(StageTimeCount.stage, StageTimeCount.days, func.sum(StageTimeCount.n), StageTimeCount.value,
                StageTimeCount.grouping)
-        .where(StageTimeCount.month >= period.first, StageTimeCount.month <= period.last,
-               StageTimeCount.grouping.in_(wanted))
+        .where(span_month >= period.first, span_month <= period.last, StageTimeCount.grouping.in_(wanted))
         .group_by(StageTimeCount.grouping, StageTimeCount.value, StageTimeCount.stage, StageTimeCount.days)
     )
 
