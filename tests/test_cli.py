@@ -400,11 +400,13 @@ def test_seed_fills_a_benchmark_database_that_stays_consistent(app: Flask) -> No
                      "--events", "1500")
     assert result.exit_code == 0, result.output
     assert "Seeded 120 cases" in result.output and "1,500 audit events" in result.output
-    from validation.services import queues, reports
+    from validation.services import queues, reports, staffing
 
     with app.app_context():
         assert audit.verify_chain().intact
         assert queues.recount() == 0  # the kept counts match the cases
+        assert staffing.recount_workloads() == 0  # and so does each assessor's open work
+        assert staffing.open_workloads()  # the seed assigns cases
         states = set(db.session.execute(sa.select(Case.state).distinct()).scalars())
         assert len(states) >= 10
         figures = reports.figures(reports.Period("2020-01", "2030-12"))
