@@ -13,11 +13,11 @@ import secrets
 from itertools import chain
 
 from sqlalchemy import event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
 from validation.models import Centre, Credential, ReferenceStamp, User
+from validation.services import kept
 
 CHOICES = "choices"
 _WATCHED = (User, Centre, Credential)
@@ -30,12 +30,7 @@ def stamp(name: str = CHOICES) -> int:
 
 def restamp(session: Session, name: str = CHOICES) -> None:
     """Give the stamp a new value in the session's transaction (an upsert: one statement, row or no row)."""
-    connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    value = secrets.randbelow(2**62) + 1
-    statement = insert(ReferenceStamp).values(name=name, stamp=value)
-    statement = statement.on_conflict_do_update(index_elements=[ReferenceStamp.name], set_={"stamp": value})
-    connection.execute(statement)
+    kept.put(ReferenceStamp, {"name": name}, {"stamp": secrets.randbelow(2**62) + 1}, session)
 
 
 @event.listens_for(Session, "before_flush")

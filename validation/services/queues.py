@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from validation.extensions import db
 from validation.models import CandidateProfile, Case, CaseStateCount, Credential, User, utcnow
 from validation.models.catalog import localized
-from validation.services import audit
+from validation.services import audit, kept
 from validation.services.errors import Forbidden
 from validation.storage.inspect import N_
 
@@ -48,14 +47,7 @@ def moved(credential_id: int, source: str | None, destination: str | None) -> No
 
 
 def _add(credential_id: int, state: str, delta: int) -> None:
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(CaseStateCount).values(credential_id=credential_id, state=state, n=max(delta, 0))
-    statement = statement.on_conflict_do_update(
-        index_elements=[CaseStateCount.credential_id, CaseStateCount.state],
-        set_={"n": CaseStateCount.n + delta},
-    )
-    db.session.execute(statement)
+    kept.add(CaseStateCount, {"credential_id": credential_id, "state": state}, "n", delta)
 
 
 def counts(credential_id: int | None = None) -> Counter[str]:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from validation.extensions import db
 from validation.models import (
@@ -31,6 +30,7 @@ from validation.models import (
     StageTimeCount,
     User,
 )
+from validation.services import kept
 from workflows.definition import STAGES
 
 MIN_GROUP = 5
@@ -125,12 +125,7 @@ def _groups_of(case: Case) -> list[tuple[str, str]]:
 
 def _add_one(model: type, keys: dict[str, object]) -> None:
     """One more in a kept count, by one upsert (two changes at once add up)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**keys, n=1)
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=[getattr(model, k) for k in keys], set_={"n": model.n + 1},  # type: ignore[attr-defined]
-    ))
+    kept.add(model, keys, "n", 1)
 
 
 def _count_stay(case: Case, stage: str, days: int, now: datetime) -> None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import delete, event, func, inspect, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
@@ -27,7 +26,7 @@ from validation.models import (
     User,
     utcnow,
 )
-from validation.services import audit
+from validation.services import audit, kept
 from validation.services.errors import Forbidden, Invalid, NotFound
 from validation.storage.inspect import N_
 
@@ -162,17 +161,9 @@ def _keep_workloads(session: Session, _context: object, _instances: object) -> N
     changes = _workload_changes(session)
     if not any(changes.values()):
         return
-    connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for assessor_id in sorted(changes):  # one order for every transaction: two never wait on each other's rows
-        delta = changes[assessor_id]
-        if delta:
-            statement = insert(AssessorWorkload).values(assessor_id=assessor_id, open_cases=max(delta, 0))
-            statement = statement.on_conflict_do_update(
-                index_elements=[AssessorWorkload.assessor_id],
-                set_={"open_cases": AssessorWorkload.open_cases + delta},
-            )
-            connection.execute(statement)
+        if changes[assessor_id]:
+            kept.add(AssessorWorkload, {"assessor_id": assessor_id}, "open_cases", changes[assessor_id], session)
 
 
 def recount_workloads() -> int:
