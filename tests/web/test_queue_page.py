@@ -113,6 +113,35 @@ def test_the_page_costs_the_same_number_of_queries_however_many_rows_it_shows(ap
     assert many <= 15, many
 
 
+
+def test_the_case_page_costs_the_same_number_of_queries_however_many_outcomes_the_case_has(app):
+    made, _ = make_cases(app, ["under_review"] * len(CODES))  # one case of each credential
+    with app.app_context():
+        sizes = {case_id: len(db.session.get(Case, case_id).claims) for case_id in made}
+    small, large = min(sizes, key=sizes.__getitem__), max(sizes, key=sizes.__getitem__)
+    assert sizes[large] > sizes[small]
+    client = coordinator(app)
+    counted: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        counted.append(statement)
+
+    def queries(case_id: int) -> int:
+        assert client.get(f"/cases/{case_id}").status_code == 200  # warm: what a process reads once
+        counted.clear()
+        assert client.get(f"/cases/{case_id}").status_code == 200
+        return len(counted)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        few, many = queries(small), queries(large)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert many == few, (sizes[small], few, sizes[large], many)
+    assert many <= 30, many
+
 def test_bulk_assignment_assigns_each_case_and_names_the_refused_ones(app):
     made, ids = make_cases(app, ["draft", "screening", "awarded"])
     client = coordinator(app)
