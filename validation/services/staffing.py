@@ -161,7 +161,8 @@ def _keep_workloads(session: Session, _context: object, _instances: object) -> N
     changes = _workload_changes(session)
     if not any(changes.values()):
         return
-    for assessor_id in sorted(changes):  # one order for every transaction: two never wait on each other's rows
+    # In one order in every flush, so that two changes at once lock these rows in the same order (no deadlock).
+    for assessor_id in sorted(changes):
         if changes[assessor_id]:
             kept.add(AssessorWorkload, {"assessor_id": assessor_id}, "open_cases", changes[assessor_id], session)
 
@@ -176,11 +177,11 @@ def recount_workloads() -> int:
             .group_by(Case.assessor_id)
         ).all()
     )
-    kept = {row.assessor_id: row for row in db.session.execute(select(AssessorWorkload)).scalars()}
+    rows = {row.assessor_id: row for row in db.session.execute(select(AssessorWorkload)).scalars()}
     wrong = 0
-    for assessor_id in actual.keys() | kept.keys():
+    for assessor_id in actual.keys() | rows.keys():
         n = actual.get(assessor_id, 0)
-        row = kept.get(assessor_id)
+        row = rows.get(assessor_id)
         if row is None:
             db.session.add(AssessorWorkload(assessor_id=assessor_id, open_cases=n))
             wrong += 1

@@ -34,10 +34,10 @@ class QueueChoices:
     under (`services/choices.py`), and builds them again only when a user, centre or credential changed."""
 
     stamp: int
-    lists: dict[str, list[tuple[str, str]]]
+    #: Each filter's values, to check what a URL asks for.
     values: dict[str, frozenset[str]]
+    #: Each filter's <option>s, and the bulk assignment's ("bulk_assessor").
     options: dict[str, Markup]
-    assessors: list[tuple[int, str]]
 
 
 def _queue_choices() -> QueueChoices:
@@ -66,10 +66,8 @@ def _queue_choices() -> QueueChoices:
     options["bulk_assessor"] = select_options(assessors)
     built = QueueChoices(
         stamp=stamp,
-        lists=lists,
         values={name: frozenset(v for v, _label in values) for name, values in lists.items()},
         options=options,
-        assessors=assessors,
     )
     kept[language] = built
     return built
