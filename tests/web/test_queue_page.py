@@ -62,6 +62,9 @@ def test_filters_live_in_the_url_and_the_counts_beside_them(app):
     assert listed(shared) == [made[1], made[3]]
     page = shared.get_data(as_text=True)
     assert '<option value="under_review" selected>' in page and '<option value="due" selected>' in page
+    # One chosen option in each filter, however the page's options were kept.
+    chosen = re.findall(r'<select id="(\w+)"[^>]*>(.*?)</select>', page, re.S)
+    assert all(options.count(" selected>") == 1 for name, options in chosen if name != "bulk-assessor"), chosen
     # A value the form does not know widens the view instead of failing.
     assert sorted(listed(client.get("/coordinator/?state=nonsense&min_days=-4&credential=abc"))) == sorted(made)
     with app.app_context():

@@ -217,8 +217,9 @@ def _url_with(**changes: object) -> str:
 @bp.app_template_global()
 def select_options(choices: list[tuple[object, object]], selected: object = None) -> Markup:
     """The <option>s of a long choice (two hundred assessors, say), built in one pass rather than a template
-    loop per option: the queue page lists them twice."""
-    chosen = "" if selected is None else str(selected)
+    loop per option: the queue page lists them twice. With `selected` None, none is marked (the queue keeps its
+    options so, and `mark_selected` marks the one a request asks for)."""
+    chosen = None if selected is None else str(selected)
     parts = []
     for value, label in choices:
         text = str(value)
