@@ -37,6 +37,9 @@ def _serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _fits_phone(page) -> bool:  # type: ignore[no-untyped-def]
+    # Measured once the page (and its stylesheet) has loaded: a visible heading can come before the CSS that
+    # fits the form to the screen, and a busy machine then saw a textarea 60 columns wide.
+    page.wait_for_load_state("load")
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
