@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,3 +33,21 @@ def add(model: Any, keys: dict[str, object], column: str, delta: int, session: S
 def put(model: Any, keys: dict[str, object], values: dict[str, object], session: Session | None = None) -> None:
     """Set `values` on the row with these keys, making it when there is none yet."""
     _upsert(session, model, keys, values, values)
+
+
+def repair(model: Any, keys: tuple[str, ...], column: str, actual: dict[tuple[Any, ...], int]) -> int:
+    """Set the kept rows to what was counted afresh (`actual`, by the values of `keys`): a row for every key
+    found on either side, 0 where the count found none. Returns how many rows were wrong."""
+    rows = {tuple(getattr(row, k) for k in keys): row for row in db.session.execute(select(model)).scalars()}
+    wrong = 0
+    for key in actual.keys() | rows.keys():
+        n = actual.get(key, 0)
+        row = rows.get(key)
+        if row is None:
+            db.session.add(model(**dict(zip(keys, key, strict=True)), **{column: n}))
+            wrong += 1
+        elif getattr(row, column) != n:
+            setattr(row, column, n)
+            wrong += 1
+    db.session.flush()
+    return wrong

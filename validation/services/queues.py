@@ -67,19 +67,7 @@ def recount() -> int:
             select(Case.credential_id, Case.state, func.count()).group_by(Case.credential_id, Case.state)
         )
     }
-    kept = {(row.credential_id, row.state): row for row in db.session.execute(select(CaseStateCount)).scalars()}
-    wrong = 0
-    for key in actual.keys() | kept.keys():
-        n = actual.get(key, 0)
-        row = kept.get(key)
-        if row is None:
-            db.session.add(CaseStateCount(credential_id=key[0], state=key[1], n=n))
-            wrong += 1
-        elif row.n != n:
-            row.n = n
-            wrong += 1
-    db.session.flush()
-    return wrong
+    return kept.repair(CaseStateCount, ("credential_id", "state"), "n", actual)
 
 
 # --- the filtered, paged list ---------------------------------------------------------------------------------

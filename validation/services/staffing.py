@@ -170,26 +170,15 @@ def _keep_workloads(session: Session, _context: object, _instances: object) -> N
 def recount_workloads() -> int:
     """Rebuild the kept workloads from the cases (a repair, and after bulk writes that bypass the session).
     Returns how many assessors' counts were wrong."""
-    actual = dict(
-        db.session.execute(
+    actual = {
+        (assessor_id,): n
+        for assessor_id, n in db.session.execute(
             select(Case.assessor_id, func.count())
             .where(Case.outcome.is_(None), Case.assessor_id.is_not(None))
             .group_by(Case.assessor_id)
-        ).all()
-    )
-    rows = {row.assessor_id: row for row in db.session.execute(select(AssessorWorkload)).scalars()}
-    wrong = 0
-    for assessor_id in actual.keys() | rows.keys():
-        n = actual.get(assessor_id, 0)
-        row = rows.get(assessor_id)
-        if row is None:
-            db.session.add(AssessorWorkload(assessor_id=assessor_id, open_cases=n))
-            wrong += 1
-        elif row.open_cases != n:
-            row.open_cases = n
-            wrong += 1
-    db.session.flush()
-    return wrong
+        )
+    }
+    return kept.repair(AssessorWorkload, ("assessor_id",), "open_cases", actual)
 
 
 class Person(NamedTuple):
