@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from itertools import chain
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
@@ -23,9 +23,13 @@ CHOICES = "choices"
 _WATCHED = (User, Centre, Credential)
 
 
+#: Read by every queue page before anything else, so built once.
+_STAMP = select(ReferenceStamp.stamp).where(ReferenceStamp.name == bindparam("name"))
+
+
 def stamp(name: str = CHOICES) -> int:
     """The current stamp; 0 until the first change is recorded."""
-    return db.session.execute(select(ReferenceStamp.stamp).where(ReferenceStamp.name == name)).scalar() or 0
+    return db.session.execute(_STAMP, {"name": name}).scalar() or 0
 
 
 def restamp(session: Session, name: str = CHOICES) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from validation.extensions import db
@@ -50,12 +52,19 @@ def _add(credential_id: int, state: str, delta: int) -> None:
     kept.add(CaseStateCount, {"credential_id": credential_id, "state": state}, "n", delta)
 
 
+#: The queue page reads one of these on every request: built once, as building costs more than reading.
+_COUNTS = select(CaseStateCount.state, func.sum(CaseStateCount.n)).group_by(CaseStateCount.state)
+_COUNTS_OF = _COUNTS.where(CaseStateCount.credential_id == bindparam("credential_id"))
+
+
 def counts(credential_id: int | None = None) -> Counter[str]:
     """Cases per state, of one credential or of all: a read of the aggregate, as cheap as a page of rows."""
-    statement = select(CaseStateCount.state, func.sum(CaseStateCount.n)).group_by(CaseStateCount.state)
-    if credential_id is not None:
-        statement = statement.where(CaseStateCount.credential_id == credential_id)
-    return Counter({state: int(n) for state, n in db.session.execute(statement) if n})
+    found = (
+        db.session.execute(_COUNTS)
+        if credential_id is None
+        else db.session.execute(_COUNTS_OF, {"credential_id": credential_id})
+    )
+    return Counter({state: int(n) for state, n in found if n})
 
 
 def recount() -> int:
@@ -147,10 +156,29 @@ def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
         return None
 
 
-def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now: datetime | None = None) -> Page:
-    """One page of the queue, oldest in state (or soonest due) first, in one query."""
-    now = now or utcnow()
-    key = Case.due_at if filters.sort == "due" else Case.state_entered_at
+class _Shape(NamedTuple):
+    """Which filters a page applies, without their values: the list's statement depends only on this."""
+
+    sort: str
+    credential: bool
+    state: bool
+    #: "" (any), UNASSIGNED, or "id" for one assessor.
+    assessor: str
+    min_days: bool
+    overdue: bool
+    sector: bool
+    centre: bool
+    language: bool
+    target_group: bool
+    after: bool
+    limit: int
+
+
+@lru_cache(maxsize=256)
+def _statement(shape: _Shape) -> Select:  # type: ignore[type-arg]
+    """The list's statement for one shape of filters, with each value a bound parameter. Built once per shape
+    and process: building it (and its cache key) each time cost a third of the list's time in the app."""
+    key = Case.due_at if shape.sort == "due" else Case.state_entered_at
     candidate, assessor = _CANDIDATE, _ASSESSOR
     statement = (
         select(
@@ -163,47 +191,88 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
         .join(Credential, Credential.id == Case.credential_id)
         .outerjoin(assessor, assessor.id == Case.assessor_id)
     )
-    if filters.sort == "due":
+    if shape.sort == "due":
         statement = statement.where(Case.due_at.is_not(None))  # closed cases have no due date
-    if filters.credential_id is not None:
-        statement = statement.where(Case.credential_id == filters.credential_id)
-    if filters.state:
-        statement = statement.where(Case.state == filters.state)
-    if filters.assessor == UNASSIGNED:
+    if shape.credential:
+        statement = statement.where(Case.credential_id == bindparam("credential_id"))
+    if shape.state:
+        statement = statement.where(Case.state == bindparam("state"))
+    if shape.assessor == UNASSIGNED:
         statement = statement.where(Case.assessor_id.is_(None))
-    elif filters.assessor.isdigit():
-        statement = statement.where(Case.assessor_id == int(filters.assessor))
-    if filters.min_days is not None:
-        statement = statement.where(Case.state_entered_at <= now - timedelta(days=filters.min_days))
-    if filters.overdue:
-        statement = statement.where(Case.due_at < now)
+    elif shape.assessor:
+        statement = statement.where(Case.assessor_id == bindparam("assessor_id"))
+    if shape.min_days:
+        statement = statement.where(Case.state_entered_at <= bindparam("entered_by"))
+    if shape.overdue:
+        statement = statement.where(Case.due_at < bindparam("now"))
     # The filters on the credential and the candidate are written as a test of each row met in the order of the
     # list (an indexed look-up per row, stopping after one page), never as a join the planner may start from
     # the other table: SQLite then builds a filter over all 25,000 candidates for every page (6 ms, not 0.5).
-    if filters.sector:
+    if shape.sector:
         statement = statement.where(
-            Case.credential_id.in_(select(Credential.id).where(Credential.sector == filters.sector).scalar_subquery())
+            Case.credential_id.in_(
+                select(Credential.id).where(Credential.sector == bindparam("sector")).scalar_subquery()
+            )
         )
     person: list = []
-    if filters.centre_id is not None:
-        person.append(_PERSON.centre_id == filters.centre_id)
-    if filters.language:
-        person.append(_PERSON.preferred_language == filters.language)
+    if shape.centre:
+        person.append(_PERSON.centre_id == bindparam("centre_id"))
+    if shape.language:
+        person.append(_PERSON.preferred_language == bindparam("language"))
     if person:
-        statement = statement.where(
-            select(_PERSON.id).where(_PERSON.id == Case.candidate_id, *person).exists()
-        )
-    if filters.target_group:
+        statement = statement.where(select(_PERSON.id).where(_PERSON.id == Case.candidate_id, *person).exists())
+    if shape.target_group:
         statement = statement.where(
             select(CandidateProfile.user_id)
-            .where(CandidateProfile.user_id == Case.candidate_id, CandidateProfile.target_group == filters.target_group)
+            .where(
+                CandidateProfile.user_id == Case.candidate_id,
+                CandidateProfile.target_group == bindparam("target_group"),
+            )
             .exists()
         )
+    if shape.after:
+        statement = statement.where(
+            tuple_(key, Case.id)
+            > tuple_(bindparam("after_moment", type_=key.type), bindparam("after_id", type_=Integer))
+        )
+    return statement.order_by(key, Case.id).limit(shape.limit + 1)
+
+
+def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now: datetime | None = None) -> Page:
+    """One page of the queue, oldest in state (or soonest due) first, in one query."""
+    now = now or utcnow()
     start = parse_cursor(after)
-    if start is not None:
-        statement = statement.where(tuple_(key, Case.id) > tuple_(start[0], start[1]))
-    statement = statement.order_by(key, Case.id).limit(limit + 1)
-    found = [CaseLine(*row) for row in db.session.execute(statement)]
+    assessor = filters.assessor if filters.assessor == UNASSIGNED else "id" if filters.assessor.isdigit() else ""
+    shape = _Shape(
+        sort="due" if filters.sort == "due" else "age",
+        credential=filters.credential_id is not None,
+        state=bool(filters.state),
+        assessor=assessor,
+        min_days=filters.min_days is not None,
+        overdue=filters.overdue,
+        sector=bool(filters.sector),
+        centre=filters.centre_id is not None,
+        language=bool(filters.language),
+        target_group=bool(filters.target_group),
+        after=start is not None,
+        limit=limit,
+    )
+    values: dict[str, object] = {
+        "credential_id": filters.credential_id,
+        "state": filters.state,
+        "assessor_id": int(filters.assessor) if assessor == "id" else None,
+        "entered_by": now - timedelta(days=filters.min_days) if filters.min_days is not None else None,
+        "now": now,
+        "sector": filters.sector,
+        "centre_id": filters.centre_id,
+        "language": filters.language,
+        "target_group": filters.target_group,
+        "after_moment": start[0] if start is not None else None,
+        "after_id": start[1] if start is not None else None,
+    }
+    # Values of filters the shape leaves out are not in the statement, and are ignored.
+    statement = _statement(shape)
+    found = [CaseLine(*row) for row in db.session.execute(statement, values)]
     result = Page()
     for case in found[:limit]:
         days_to_due = None

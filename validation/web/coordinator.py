@@ -38,6 +38,8 @@ class QueueChoices:
     values: dict[str, frozenset[str]]
     #: Each filter's <option>s, and the bulk assignment's ("bulk_assessor").
     options: dict[str, Markup]
+    #: Each filter's label, translated once: a form's labels are looked up afresh at every rendering.
+    labels: dict[str, str]
 
 
 def _queue_choices() -> QueueChoices:
@@ -68,6 +70,7 @@ def _queue_choices() -> QueueChoices:
         stamp=stamp,
         values={name: frozenset(v for v, _label in values) for name, values in lists.items()},
         options=options,
+        labels={name: str(field.label.text) for name, field in QueueFilterForm(formdata=None)._fields.items()},
     )
     kept[language] = built
     return built
@@ -196,9 +199,9 @@ def _tabs(definition: workflows.Definition, counts: Counter[str], shown: str) ->
         query = {**args, "state": state} if state else args
         return f"{base}?{urlencode(query)}" if query else base
 
+    labels = _state_labels({(definition.key, definition.version)})
     tabs = [Tab(url(""), _("All"), sum(counts.values()), not shown)]
-    tabs += [Tab(url(name), _(state.label), counts.get(name, 0), shown == name)
-             for name, state in definition.states.items()]
+    tabs += [Tab(url(name), labels[name], counts.get(name, 0), shown == name) for name in definition.states]
     return tabs
 
 
@@ -242,6 +245,7 @@ def home():  # type: ignore[no-untyped-def]
         filters=filters,
         form=form,
         options=known.options,
+        labels=known.labels,
         page=listed,
         rows=_rows(listed),
         url_with=_url_with,
