@@ -146,6 +146,20 @@ def test_each_filter_keeps_exactly_its_cases(world):
         assert set(ids(filters)) == wanted, filters
 
 
+def test_a_filter_applied_again_with_another_value_keeps_that_values_cases(world):
+    """Each shape of filters has one statement, built once; the values are bound at each request, so a second
+    value must not see the first one's cases."""
+    c = world["cases"]
+    bakery, network = catalog.by_code("UA-BAKERY"), catalog.by_code("GE-NET-SUPPORT")
+    for _ in range(2):
+        assert set(ids(queues.Filters(credential_id=bakery.id, language="uk"))) == {c["a"]}
+        assert set(ids(queues.Filters(credential_id=network.id, language="en"))) == {c["d"]}
+        assert set(ids(queues.Filters(state="screening", centre_id=world["south"]))) == {c["c"]}
+        assert set(ids(queues.Filters(state="more_evidence", centre_id=world["south"]))) == {c["f"]}
+        assert set(ids(queues.Filters(sector="food", target_group="career_changer"))) == {c["b"]}
+        assert set(ids(queues.Filters(sector="ict", target_group="other"))) == {c["e"]}
+
+
 def test_ageing_marks_cases_past_their_states_sla(world):
     c = world["cases"]
     now = utcnow()

@@ -52,7 +52,12 @@ class CaseStateCount(Base):
     case (`services.queues.moved`), and `validation queues recount` rebuilds them from the cases."""
 
     __tablename__ = "case_state_counts"
-    __table_args__ = (CheckConstraint("n >= 0", name="n_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("n >= 0", name="n_not_negative"),
+        # The counts of all credentials, summed per state from this index alone and in its order: through the
+        # key, SQLite sorted the 800 rows of 50 credentials into a temporary tree first (0.39 ms, now 0.16).
+        Index("ix_case_state_counts_state", "state", "n"),
+    )
 
     credential_id: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True)
     state: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from validation.extensions import db
 from validation.models import Case, User
@@ -22,14 +22,18 @@ def may_act_on_case(user: User, case: Case) -> bool:
     return user.role != "admin" and can_view_case(user, case)
 
 
+#: Every case page and action starts here: the statement is built once (building one costs more than running it).
+_CASE = select(Case).where(Case.id == bindparam("case_id"))
+
+
 def case_for(user: User, case_id: int, *, lock: bool = False) -> Case:
     """The case if this user may see it. Candidates get 404 for others' cases, so ids reveal nothing."""
-    statement = select(Case).where(Case.id == case_id)
+    statement = _CASE
     if lock and db.session.get_bind().dialect.name == "postgresql":
         # The row as it is once locked: a case this request loaded earlier (to build its page, say) would
         # otherwise keep the attributes it was read with, and a version check would pass on a stale one.
         statement = statement.with_for_update().execution_options(populate_existing=True)
-    case = db.session.execute(statement).scalar_one_or_none()
+    case = db.session.execute(statement, {"case_id": case_id}).scalar_one_or_none()
     if case is None:
         raise NotFound("There is no such case.")
     if not can_view_case(user, case):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from validation.extensions import db
 from validation.models import Appeal, Award, Case, OutcomeDecision, User, utcnow
@@ -28,8 +28,12 @@ def open_appeal(case_id: int) -> Appeal | None:
     ).scalar_one_or_none()
 
 
+_APPEALS_OF = select(Appeal).where(Appeal.case_id == bindparam("case_id")).order_by(Appeal.id)
+_AWARDS_OF = select(Award).where(Award.case_id == bindparam("case_id")).order_by(Award.id)
+
+
 def appeals_of(case_id: int) -> list[Appeal]:
-    return list(db.session.execute(select(Appeal).where(Appeal.case_id == case_id).order_by(Appeal.id)).scalars())
+    return list(db.session.execute(_APPEALS_OF, {"case_id": case_id}).scalars())
 
 
 def deadline(case: Case) -> datetime | None:
@@ -49,7 +53,7 @@ def may_still_appeal(case: Case, now: datetime | None = None) -> bool:
 
 def awards_of_case(case_id: int) -> list[Award]:
     """Every award the case has had, oldest first: one superseded after an upheld appeal stays on record."""
-    return list(db.session.execute(select(Award).where(Award.case_id == case_id).order_by(Award.id)).scalars())
+    return list(db.session.execute(_AWARDS_OF, {"case_id": case_id}).scalars())
 
 
 def decisions_appealed(appeals: Sequence[Appeal]) -> dict[int, dict[int, OutcomeDecision]]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from validation.extensions import db
 from validation.models import AuditEvent, Case, User, utcnow
@@ -140,12 +140,11 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             db.session.expunge(event)
 
 
+_EVENTS_OF_CASE = select(AuditEvent).where(AuditEvent.case_id == bindparam("case_id")).order_by(AuditEvent.seq)
+
+
 def events_for_case(case_id: int) -> list[AuditEvent]:
-    return list(
-        db.session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq))
-        .scalars()
-        .all()
-    )
+    return list(db.session.execute(_EVENTS_OF_CASE, {"case_id": case_id}).scalars().all())
 
 
 def facts_of(event: AuditEvent) -> dict[str, Any]:

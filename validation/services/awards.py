@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from validation.extensions import db
@@ -51,11 +51,12 @@ def issue(case: Case, actor: User) -> Award:
     return award
 
 
+_IN_FORCE = select(Award).where(Award.case_id == bindparam("case_id"), Award.superseded_at.is_(None))
+
+
 def award_for_case(case_id: int) -> Award | None:
     """The case's award in force (an award superseded after an appeal is kept, but not this one)."""
-    return db.session.execute(
-        select(Award).where(Award.case_id == case_id, Award.superseded_at.is_(None))
-    ).scalar_one_or_none()
+    return db.session.execute(_IN_FORCE, {"case_id": case_id}).scalar_one_or_none()
 
 
 def supersede(case: Case, actor: User) -> Award | None:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -167,21 +167,30 @@ class CaseView:
         return [c.claim.outcome.code for c in self.claims if item in c.items]
 
 
+# What every case page reads, built once: building a statement (and its cache key) costs more than running it.
+_CLAIMS = (
+    select(CaseClaim)
+    .options(joinedload(CaseClaim.outcome))
+    .where(CaseClaim.case_id == bindparam("case_id"))
+    .order_by(CaseClaim.position)
+)
+_LINKS = select(EvidenceLink).where(EvidenceLink.case_id == bindparam("case_id"))
+_PEOPLE = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
+_REFEREE_REQUESTS = (
+    select(RefereeRequest).where(RefereeRequest.case_id == bindparam("case_id")).order_by(RefereeRequest.id.desc())
+)
+
+
 def build(user: User, case_id: int) -> CaseView:
     case = access.case_for(user, case_id)
     # The claims with their outcomes in one query, rather than one query per outcome as the page reads them.
     if "claims" in inspect(case).unloaded:
-        claims = db.session.execute(
-            select(CaseClaim)
-            .options(joinedload(CaseClaim.outcome))
-            .where(CaseClaim.case_id == case.id)
-            .order_by(CaseClaim.position)
-        ).scalars().all()
+        claims = db.session.execute(_CLAIMS, {"case_id": case.id}).scalars().all()
         set_committed_value(case, "claims", list(claims))
     definition = cases.definition_for(case)
     items = evidence.items_of(case.id)
     by_item = {i.id: i for i in items}
-    links = db.session.execute(select(EvidenceLink).where(EvidenceLink.case_id == case.id)).scalars().all()
+    links = db.session.execute(_LINKS, {"case_id": case.id}).scalars().all()
     items_by_outcome: dict[int, list[EvidenceItem]] = defaultdict(list)
     for link in links:
         items_by_outcome[link.outcome_id].append(by_item[link.item_id])
@@ -205,9 +214,7 @@ def build(user: User, case_id: int) -> CaseView:
     # not loaded again.
     people_ids |= {i for i in (case.candidate_id, case.assessor_id) if i is not None}
     people = (
-        {u.id: u for u in db.session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
-        if people_ids
-        else {}
+        {u.id: u for u in db.session.execute(_PEOPLE, {"ids": list(people_ids)}).scalars()} if people_ids else {}
     )
     open_for_evidence = cases.evidence_open(case)
     decisions_open = assessment.decisions_open(case)
@@ -247,11 +254,7 @@ def build(user: User, case_id: int) -> CaseView:
         carried=carried,
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
-        referee_requests=list(
-            db.session.execute(
-                select(RefereeRequest).where(RefereeRequest.case_id == case.id).order_by(RefereeRequest.id.desc())
-            ).scalars()
-        ),
+        referee_requests=list(db.session.execute(_REFEREE_REQUESTS, {"case_id": case.id}).scalars()),
         uploads=list(
             db.session.execute(
                 select(UploadSession)

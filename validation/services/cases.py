@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 import workflows
@@ -375,12 +375,13 @@ def _notify_assigned(case: Case, assessor: User) -> None:
     notifications.assessor_assigned(case, assessor)
 
 
+_TRANSITIONS_OF = (
+    select(CaseTransition).where(CaseTransition.case_id == bindparam("case_id")).order_by(CaseTransition.sequence)
+)
+
+
 def transitions_of(case_id: int) -> list[CaseTransition]:
-    return list(
-        db.session.execute(
-            select(CaseTransition).where(CaseTransition.case_id == case_id).order_by(CaseTransition.sequence)
-        ).scalars()
-    )
+    return list(db.session.execute(_TRANSITIONS_OF, {"case_id": case_id}).scalars())
 
 
 def counts_by_state() -> Counter[str]:

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from validation.extensions import db
 from validation.models import Blob, Case, EvidenceItem, EvidenceLink, UploadSession, User, utcnow
@@ -310,12 +310,11 @@ def store_file(
     return _add(case, actor, item, outcome_ids)
 
 
+_ITEMS_OF = select(EvidenceItem).where(EvidenceItem.case_id == bindparam("case_id")).order_by(EvidenceItem.id)
+
+
 def items_of(case_id: int) -> list[EvidenceItem]:
-    return list(
-        db.session.execute(
-            select(EvidenceItem).where(EvidenceItem.case_id == case_id).order_by(EvidenceItem.id)
-        ).scalars()
-    )
+    return list(db.session.execute(_ITEMS_OF, {"case_id": case_id}).scalars())
 
 
 def item_for(user: User, case_id: int, item_id: int) -> EvidenceItem:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from validation.extensions import db
 from validation.models import Case, CaseClaim, EvidenceRequest, LearningOutcome, User
@@ -155,13 +155,14 @@ class RequestView:
     outcomes: list[LearningOutcome] = field(default_factory=list)
 
 
+_REQUESTS_OF = (
+    select(EvidenceRequest).where(EvidenceRequest.case_id == bindparam("case_id")).order_by(EvidenceRequest.id.desc())
+)
+
+
 def requests_of(case_id: int) -> list[EvidenceRequest]:
     """Every request of a case, newest first."""
-    return list(
-        db.session.execute(
-            select(EvidenceRequest).where(EvidenceRequest.case_id == case_id).order_by(EvidenceRequest.id.desc())
-        ).scalars()
-    )
+    return list(db.session.execute(_REQUESTS_OF, {"case_id": case_id}).scalars())
 
 
 def _resolve(request: EvidenceRequest, outcomes: dict[int, LearningOutcome]) -> RequestView:

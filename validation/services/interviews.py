@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
 from validation.extensions import db
@@ -260,16 +260,17 @@ def record_results(
 # --- reading ------------------------------------------------------------------------------------------
 
 
+_INTERVIEWS_OF = (
+    select(Interview)
+    .where(Interview.case_id == bindparam("case_id"))
+    .options(selectinload(Interview.results))
+    .order_by(Interview.scheduled_for, Interview.id)
+)
+
+
 def interviews_of(case_id: int) -> list[Interview]:
     """Every appointment of a case with its results, oldest first (two queries)."""
-    return list(
-        db.session.execute(
-            select(Interview)
-            .where(Interview.case_id == case_id)
-            .options(selectinload(Interview.results))
-            .order_by(Interview.scheduled_for, Interview.id)
-        ).scalars()
-    )
+    return list(db.session.execute(_INTERVIEWS_OF, {"case_id": case_id}).scalars())
 
 
 def recordings_of(events: Iterable[AuditEvent]) -> dict[int, list[int]]:

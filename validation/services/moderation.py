@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from validation.extensions import db
 from validation.models import Case, Credential, CredentialPolicy, Moderation, ModerationView, User, utcnow
@@ -118,12 +118,11 @@ def current(case: Case) -> Moderation | None:
     ).scalar_one_or_none()
 
 
+_HISTORY = select(Moderation).where(Moderation.case_id == bindparam("case_id")).order_by(Moderation.recommendation)
+
+
 def history(case_id: int) -> list[Moderation]:
-    return list(
-        db.session.execute(
-            select(Moderation).where(Moderation.case_id == case_id).order_by(Moderation.recommendation)
-        ).scalars()
-    )
+    return list(db.session.execute(_HISTORY, {"case_id": case_id}).scalars())
 
 
 def views_by_record(case_id: int) -> dict[int, list[ModerationView]]:

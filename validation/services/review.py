@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 import workflows
@@ -75,6 +75,15 @@ def _declared_without_conflict(latest: ConflictDeclaration | bool | None) -> boo
         return False
     has_conflict = latest if isinstance(latest, bool) else latest.has_conflict
     return not has_conflict
+
+
+# Read by the case page of every member of staff, so built once.
+_DECLARATIONS_OF = (
+    select(ConflictDeclaration)
+    .where(ConflictDeclaration.case_id == bindparam("case_id"))
+    .order_by(ConflictDeclaration.id.desc())
+)
+_DOUBTS_OF = select(EvidenceDoubt).where(EvidenceDoubt.case_id == bindparam("case_id")).order_by(EvidenceDoubt.id)
 
 
 def latest_declaration(case_id: int, user_id: int) -> ConflictDeclaration | None:
@@ -436,18 +445,10 @@ def panel(user: User, view: CaseView) -> ReviewPanel:
     case = view.case
     declarations: list[ConflictDeclaration] = []
     if user.role in ("coordinator", "admin"):
-        declarations = list(
-            db.session.execute(
-                select(ConflictDeclaration)
-                .where(ConflictDeclaration.case_id == case.id)
-                .order_by(ConflictDeclaration.id.desc())
-            ).scalars()
-        )
+        declarations = list(db.session.execute(_DECLARATIONS_OF, {"case_id": case.id}).scalars())
     doubts: dict[int, list[EvidenceDoubt]] = defaultdict(list)
     if user.is_staff:
-        for doubt in db.session.execute(
-            select(EvidenceDoubt).where(EvidenceDoubt.case_id == case.id).order_by(EvidenceDoubt.id)
-        ).scalars():
+        for doubt in db.session.execute(_DOUBTS_OF, {"case_id": case.id}).scalars():
             doubts[doubt.item_id].append(doubt)
     ids = {d.assessor_id for d in declarations} | {d.assessor_id for rows in doubts.values() for d in rows}
     ids -= view.people.keys()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from validation.extensions import db
@@ -119,15 +119,16 @@ def covering_outcomes(case_id: int) -> set[int]:
 def carried_of(case_id: int) -> dict[int, CarriedOutcome]:
     """The carry-overs of a case by outcome id, with their award, its credential and the earlier outcome,
     in one query."""
-    rows = db.session.execute(
-        select(CarriedOutcome)
-        .where(CarriedOutcome.case_id == case_id)
-        .options(
-            joinedload(CarriedOutcome.award).joinedload(Award.credential),
-            joinedload(CarriedOutcome.from_outcome),
-        )
-    ).scalars()
+    rows = db.session.execute(_CARRIED_OF, {"case_id": case_id}).scalars()
     return {c.outcome_id: c for c in rows}
+
+
+#: Read by every case page, so built once.
+_CARRIED_OF = (
+    select(CarriedOutcome)
+    .where(CarriedOutcome.case_id == bindparam("case_id"))
+    .options(joinedload(CarriedOutcome.award).joinedload(Award.credential), joinedload(CarriedOutcome.from_outcome))
+)
 
 
 def decide(

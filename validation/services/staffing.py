@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import delete, event, func, inspect, or_, select
+from sqlalchemy import bindparam, delete, event, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
@@ -196,30 +196,40 @@ class Choice:
     refusal: str | None
 
 
+#: Every active assessor, whether they may assess the credential (or its sector) and read the candidate's
+#: language, and their open work: built once, as each case page for a coordinator reads it.
+_CHOICES = (
+    select(
+        User.id,
+        User.display_name,
+        select(AssessorQualification.id)
+        .where(
+            AssessorQualification.assessor_id == User.id,
+            or_(
+                AssessorQualification.credential_id == bindparam("credential_id"),
+                AssessorQualification.sector == bindparam("sector"),
+            ),
+        )
+        .exists(),
+        select(AssessorLanguage.assessor_id)
+        .where(AssessorLanguage.assessor_id == User.id, AssessorLanguage.language == bindparam("language"))
+        .exists(),
+        func.coalesce(AssessorWorkload.open_cases, 0),
+    )
+    .outerjoin(AssessorWorkload, AssessorWorkload.assessor_id == User.id)
+    .where(User.role == "assessor", User.active.is_(True))
+    .order_by(User.display_name)
+)
+
+
 def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
     """Every active assessor for this case: the qualified ones first, fewest open cases first; the first of
     them is the suggestion. In one query, however many assessors there are: each one's qualification and
     language are tested on their own row, and their open work is the kept count."""
     excluded = set(exclude) | {case.candidate_id}
-    qualified = (
-        select(AssessorQualification.id)
-        .where(
-            AssessorQualification.assessor_id == User.id,
-            or_(AssessorQualification.credential_id == case.credential_id,
-                AssessorQualification.sector == case.credential.sector),
-        )
-        .exists()
-    )
-    reads = (
-        select(AssessorLanguage.assessor_id)
-        .where(AssessorLanguage.assessor_id == User.id, AssessorLanguage.language == _case_language(case))
-        .exists()
-    )
     rows = db.session.execute(
-        select(User.id, User.display_name, qualified, reads, func.coalesce(AssessorWorkload.open_cases, 0))
-        .outerjoin(AssessorWorkload, AssessorWorkload.assessor_id == User.id)
-        .where(User.role == "assessor", User.active.is_(True))
-        .order_by(User.display_name)
+        _CHOICES,
+        {"credential_id": case.credential_id, "sector": case.credential.sector, "language": _case_language(case)},
     )
     result = []
     for assessor_id, name, may_assess, may_read, open_cases in rows:

@@ -62,8 +62,11 @@ def _assign_form(view: case_view.CaseView) -> AssignForm:
 
 
 def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: ignore[no-untyped-def]
-    forms.setdefault("evidence_form", _evidence_form(view))
-    forms.setdefault("transition_form", TransitionForm(version=view.case.lock_version))
+    # Each form is built only for a page that shows it: a form is built field by field, on every view.
+    if "evidence_form" not in forms:
+        forms["evidence_form"] = _evidence_form(view) if view.may_add_evidence else None
+    if "transition_form" not in forms:
+        forms["transition_form"] = TransitionForm(version=view.case.lock_version) if view.actions else None
     forms.setdefault("self_assessment_error", None)
     forms.setdefault("assign_form", _assign_form(view) if view.may_assign else None)
     forms.setdefault(

@@ -89,7 +89,9 @@ def _newstyle(lookup: Callable[..., str]) -> Callable[..., str]:
         text = lookup(*args)
         if context.eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 (a translator's text, trusted as Jinja's own i18n trusts it)
-        return text % variables
+        # Formatting a text without a "%" changes nothing, and Markup's formatting is slow: most of a page's
+        # strings have no variables.
+        return text % variables if variables or "%" in text else text
 
     return gettext
 
