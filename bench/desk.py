@@ -10,7 +10,8 @@ For each database, in one run on one machine:
 2. the app is served by gunicorn (`--workers` sync workers), and the bench coordinator signs in over HTTP;
 3. wrk (Debian's package; installed with apt-get when missing) loads each URL for `--duration` seconds with
    `--connections` connections and reports requests per second and the 95th percentile of latency; the
-   ceiling is `/healthz` of the same app served the same way;
+   ceiling is `/healthz` of the same app served the same way, and the yardstick a bare indexed query of 50
+   cases returned as JSON (`bench/calibration.py`), the comparison the goal is set against;
 4. in the same process as the app, the kept counts per state and the first page of the list are each timed
    (median of 50): the counts must cost no more than the list.
 
@@ -191,7 +192,7 @@ def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> 
     from validation.demo.seed import COORDINATOR, PASSWORD
 
     port = free_port()
-    server = start_server(env, port, args.workers, timeout=120)
+    server = start_server(env, port, args.workers, timeout=120, app="calibration:create_app()")
     try:
         cookie = sign_in(port, COORDINATOR, PASSWORD)
         status, _, page = request(port, "GET", "/coordinator/?state=under_review", cookie)
@@ -199,6 +200,7 @@ def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> 
         assert status == 200 and case, "the queue did not list a case"
         urls = [
             ("ceiling: /healthz", "/healthz"),
+            ("yardstick: bare query, 50 as JSON", "/bench/bare"),
             ("queue, first page", "/coordinator/"),
             ("queue, under review, Ukrainian", "/coordinator/?state=under_review&language=uk"),
             ("queue, overdue, by due date", "/coordinator/?overdue=y&sort=due"),

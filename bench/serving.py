@@ -17,12 +17,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(env: dict[str, str], port: int, workers: int = 1, timeout: int = 600) -> subprocess.Popen[bytes]:
-    """gunicorn with `workers` sync workers on 127.0.0.1:`port`, once it accepts connections."""
+def start_server(env: dict[str, str], port: int, workers: int = 1, timeout: int = 600,
+                 app: str = "validation:create_app()") -> subprocess.Popen[bytes]:
+    """gunicorn with `workers` sync workers on 127.0.0.1:`port`, once it accepts connections. `app` may name a
+    module of bench/ (as `calibration:create_app()` does)."""
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
          "--timeout", str(timeout), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "validation:create_app()"],
+         "--pythonpath", str(ROOT / "bench"), app],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     for _ in range(400):
