@@ -23,13 +23,14 @@ CHOICES = "choices"
 _WATCHED = (User, Centre, Credential)
 
 
-#: Read by every queue page before anything else, so built once.
+#: Read by every queue page before anything else, so built once; run on the session's connection, as the
+#: stamp is only ever written by statements (`restamp`), never by objects waiting for a flush.
 _STAMP = select(ReferenceStamp.stamp).where(ReferenceStamp.name == bindparam("name"))
 
 
 def stamp(name: str = CHOICES) -> int:
     """The current stamp; 0 until the first change is recorded."""
-    return db.session.execute(_STAMP, {"name": name}).scalar() or 0
+    return db.session.connection().execute(_STAMP, {"name": name}).scalar() or 0
 
 
 def restamp(session: Session, name: str = CHOICES) -> None:

@@ -149,6 +149,10 @@ def _rows(listed: queues.Page) -> Markup:
     text is escaped here; ids, versions and day counts are integers."""
     language = current_language()
     labels = _state_labels({(r.case.workflow_key, r.case.workflow_version) for r in listed.rows})
+    # What repeats from row to row is written once per page: each state's badge.
+    badges = {
+        state: f'<span class="badge state-{escape(state)}">{escape(label)}</span>' for state, label in labels.items()
+    }
     not_assigned = escape(_("not assigned"))
     choose = _("Choose case #%(id)s")  # formatted per row below
     case_url = url_for("cases.show", case_id=0)[:-1]
@@ -164,7 +168,9 @@ def _rows(listed: queues.Page) -> Markup:
             if row.overdue and row.days_to_due is not None:
                 late = f'\n          <strong class="gap">{escape(overdue_by[row.days_to_due])}</strong>'
             due = f'<time datetime="{case.due_at.isoformat()}">{case.due_at:%Y-%m-%d}</time>{late}'
-        state = escape(case.state)
+        badge = badges.get(case.state)
+        if badge is None:
+            badge = badges[case.state] = f'<span class="badge state-{escape(case.state)}">{escape(case.state)}</span>'
         parts.append(
             f"<tr{marked}>"
             f'<td><input type="checkbox" name="cases" value="{case.id}:{case.lock_version}" id="pick-{case.id}"'
@@ -172,7 +178,7 @@ def _rows(listed: queues.Page) -> Markup:
             f'<td><a href="{case_url}{case.id}">#{case.id}</a></td>'
             f"<td>{escape(case.candidate_name)}</td>"
             f"<td>{escape(case.title(language))}</td>"
-            f'<td><span class="badge state-{state}">{escape(labels.get(case.state, case.state))}</span></td>'
+            f"<td>{badge}</td>"
             f"<td>{escape(case.assessor_name) if case.assessor_name else not_assigned}</td>"
             f"<td>{row.days_in_state}</td>"
             f"<td>{due}</td></tr>"
