@@ -42,10 +42,12 @@ def moved(credential_id: int, source: str | None, destination: str | None) -> No
     transaction. Each count is changed by one statement (an upsert), so two changes at once add up."""
     if source == destination:
         return
-    if source is not None:
-        _add(credential_id, source, -1)
-    if destination is not None:
-        _add(credential_id, destination, 1)
+    changes = {state: delta for state, delta in ((source, -1), (destination, 1)) if state is not None}
+    # In one order in every transaction (as the assessors' workloads are), so that a case moving from A to B
+    # and another moving from B to A at once lock the two rows in the same order, rather than each holding
+    # one and waiting for the other (a deadlock on PostgreSQL).
+    for state in sorted(changes):
+        _add(credential_id, state, changes[state])
 
 
 def _add(credential_id: int, state: str, delta: int) -> None:
@@ -59,8 +61,8 @@ _COUNTS_OF = _COUNTS.where(CaseStateCount.credential_id == bindparam("credential
 
 def counts(credential_id: int | None = None) -> Counter[str]:
     """Cases per state, of one credential or of all: a read of the aggregate, as cheap as a page of rows."""
-    # On the session's connection: the counts are only ever written by statements (`_add`), never by objects
-    # waiting for a flush, and a plain read skips the ORM's work on the result.
+    # On the session's connection: the counts are written by statements (`_add`) or by a repair that flushes
+    # (`recount`), never left in objects waiting for a flush, and a plain read skips the ORM's work on the result.
     connection = db.session.connection()
     found = (
         connection.execute(_COUNTS)
