@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from serving import free_port, start_server  # noqa: E402
+from serving import ensure_command, free_port, start_server  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 PG_ADMIN = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
@@ -48,16 +48,6 @@ done = function(summary, latency, requests)
   io.write(string.format("P95_US %d\\n", latency:percentile(95)))
 end
 """
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, stdout=subprocess.DEVNULL)
-    return shutil.which("wrk") or "wrk"
 
 
 def fresh_postgres() -> None:
@@ -239,7 +229,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="measure the data an earlier run seeded (in --keep, and in bench_validation)")
     args = parser.parse_args()
-    binary = ensure_wrk()
+    binary = ensure_command("wrk")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-queue-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"{args.cases:,} cases, {args.events:,} audit events; wrk {args.duration} s x {args.connections} "

@@ -17,25 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from serving import ensure_command  # noqa: E402
+
 PG_BENCH = "postgresql+psycopg://root@127.0.0.1:5432/bench_validation"
 UNDER_VALGRIND = "VALIDATION_BENCH_UNDER_CALLGRIND"
-
-
-def ensure_valgrind() -> str:
-    found = shutil.which("valgrind")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True, env=env, stdout=subprocess.DEVNULL)
-    return shutil.which("valgrind") or "valgrind"
 
 
 def measure(args: argparse.Namespace, folder: Path) -> None:
@@ -86,7 +79,7 @@ def main() -> None:
     if os.environ.get(UNDER_VALGRIND):
         measure(args, args.folder)
         return
-    valgrind = ensure_valgrind()
+    valgrind = ensure_command("valgrind")
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as name:
         folder = Path(name)
         subprocess.run(

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def ensure_command(command: str, package: str | None = None) -> str:
+    """The path of `command`, installing its Debian package (named `package`, else like the command) when it is
+    missing: a bench needs nothing installed by hand."""
+    found = shutil.which(command)
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package or command], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return shutil.which(command) or command
 
 
 def free_port() -> int:
