@@ -247,6 +247,62 @@ def test_the_suggestion_is_the_qualified_assessor_with_the_least_open_work(world
     assert outsider.id not in {u.id for u in [staffing.suggestion(case)]}
 
 
+def _choice_of(case: Case, assessor_id: int) -> staffing.Choice:
+    return next(c for c in staffing.choices(case) if c.assessor.id == assessor_id)
+
+
+def test_the_choices_follow_each_change_to_qualifications_and_accounts_at_once(world):
+    """The roster behind the choices is kept between pages: every change reaches the next choice all the same."""
+    who = world["who"]
+    case = db.session.get(Case, world["cases"]["a"])  # bakery (food), a Ukrainian-speaking candidate
+    assessor = who["assessor"]
+    assert _choice_of(case, assessor.id).refusal is None
+    db.session.commit()
+    # Qualifications taken away with nothing in their place: only rows removed.
+    staffing.set_qualifications(assessor.id, who["admin"], [], [], [])
+    assert _choice_of(case, assessor.id).refusal == staffing.NOT_QUALIFIED
+    db.session.commit()
+    assert _choice_of(case, assessor.id).refusal == staffing.NOT_QUALIFIED
+    staffing.set_qualifications(assessor.id, who["admin"], [case.credential_id], [], ["en"])
+    db.session.commit()
+    assert _choice_of(case, assessor.id).refusal == staffing.NO_LANGUAGE
+    factories.qualify(assessor, who["admin"])
+    db.session.commit()
+    assert _choice_of(case, assessor.id).refusal is None
+    # A renamed assessor, a new one, one made inactive.
+    assessor.display_name = "Renamed"
+    newcomer = factories.user("assessor", "newcomer@test.example", "Newcomer")
+    who["other_assessor"].active = False
+    db.session.commit()
+    listed = {c.assessor.id: c.assessor.display_name for c in staffing.choices(case)}
+    assert listed[assessor.id] == "Renamed"
+    assert newcomer.id in listed
+    assert who["other_assessor"].id not in listed
+
+
+def test_a_change_rolled_back_never_stays_in_the_kept_roster(world):
+    who = world["who"]
+    case = db.session.get(Case, world["cases"]["a"])
+    assessor = who["assessor"]
+    assessor_id = assessor.id
+
+    def loaded() -> None:
+        """The case and the assessor as a page has them, read before the change: the change is then written
+        by the roster's own read, after its stamp was read (the order that could keep a change under the stamp
+        from before it)."""
+        db.session.refresh(case)
+        db.session.refresh(assessor)
+        assert case.credential.sector and case.candidate.preferred_language
+
+    assert _choice_of(case, assessor_id).assessor.display_name == "Assessor"
+    db.session.commit()
+    loaded()
+    assessor.display_name = "Never saved"
+    assert _choice_of(case, assessor_id).assessor.display_name == "Never saved"
+    db.session.rollback()
+    assert _choice_of(case, assessor_id).assessor.display_name == "Assessor"
+
+
 def test_only_admins_set_qualifications_and_every_change_is_audited(world):
     who = world["who"]
     with pytest.raises(Exception) as refused:

@@ -4,7 +4,9 @@ Any change to a user, a centre or a credential gives the "choices" stamp a new r
 transaction (a `before_flush` hook, so no service can forget it; the few bulk writes that bypass the session
 call `restamp` themselves). A page may keep what it built from these lists for as long as the stamp it reads
 is the one it built them under: it reads the stamp first and the lists after, so a list changed in between
-is built again at the next request rather than kept under the new stamp.
+is built again at the next request rather than kept under the new stamp. Reading the stamp flushes first: a
+change waiting in the session then renews the stamp before it is read, so what is built in that transaction is
+kept under a stamp that a rollback takes away with it.
 """
 
 from __future__ import annotations
@@ -16,20 +18,23 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
-from validation.models import Centre, Credential, ReferenceStamp, User
+from validation.models import AssessorLanguage, AssessorQualification, Centre, Credential, ReferenceStamp, User
 from validation.services import kept
 
 CHOICES = "choices"
-_WATCHED = (User, Centre, Credential)
+#: What the kept lists are built from: accounts, centres, credentials, and what each assessor may assess.
+_WATCHED = (User, Centre, Credential, AssessorQualification, AssessorLanguage)
 
 
 #: Read by every queue page before anything else, so built once; run on the session's connection, as the
-#: stamp is only ever written by statements (`restamp`), never by objects waiting for a flush.
+#: stamp is only ever written by statements (`restamp`), never by objects waiting for a flush (flushed first).
 _STAMP = select(ReferenceStamp.stamp).where(ReferenceStamp.name == bindparam("name"))
 
 
 def stamp(name: str = CHOICES) -> int:
-    """The current stamp; 0 until the first change is recorded."""
+    """The current stamp; 0 until the first change is recorded. A change waiting in the session is flushed
+    first, so that it renews the stamp before the stamp is read (a flush with nothing waiting costs nothing)."""
+    db.session.flush()
     return db.session.connection().execute(_STAMP, {"name": name}).scalar() or 0
 
 

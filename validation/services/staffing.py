@@ -8,12 +8,13 @@ for the assessor of a case, the reviewer of an appeal and the moderator alike.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, delete, event, func, inspect, or_, select
+from flask import current_app
+from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
@@ -27,6 +28,7 @@ from validation.models import (
     utcnow,
 )
 from validation.services import audit, kept
+from validation.services import choices as choices_stamp
 from validation.services.errors import Forbidden, Invalid, NotFound
 from validation.storage.inspect import N_
 
@@ -84,6 +86,9 @@ def set_qualifications(
     for language in wanted_languages:
         db.session.add(AssessorLanguage(assessor_id=assessor_id, language=language))
     db.session.flush()
+    # The rows removed above went past the session, so a qualification taken away with nothing added in its
+    # place would not renew the stamp by itself: the kept roster must not outlive it.
+    choices_stamp.restamp(db.session())
     audit.record(
         "assessor.qualified", actor=actor, subject_id=assessor_id, credential_ids=wanted_ids,
         sectors=wanted_sectors, languages=wanted_languages,
@@ -188,55 +193,81 @@ class Person(NamedTuple):
     display_name: str
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
+    """An assessor as a choice for one case (a tuple: two hundred are made for every case page)."""
+
     assessor: Person
     open_cases: int
     #: Why they may not take the case; None when qualified.
     refusal: str | None
 
 
-#: Every active assessor, whether they may assess the credential (or its sector) and read the candidate's
-#: language, and their open work: built once, as each case page for a coordinator reads it.
-_CHOICES = (
-    select(
-        User.id,
-        User.display_name,
-        select(AssessorQualification.id)
-        .where(
-            AssessorQualification.assessor_id == User.id,
-            or_(
-                AssessorQualification.credential_id == bindparam("credential_id"),
-                AssessorQualification.sector == bindparam("sector"),
-            ),
-        )
-        .exists(),
-        select(AssessorLanguage.assessor_id)
-        .where(AssessorLanguage.assessor_id == User.id, AssessorLanguage.language == bindparam("language"))
-        .exists(),
-        func.coalesce(AssessorWorkload.open_cases, 0),
-    )
-    .outerjoin(AssessorWorkload, AssessorWorkload.assessor_id == User.id)
+class _Assessor(NamedTuple):
+    """An active assessor with what they may assess and the languages they read."""
+
+    person: Person
+    credential_ids: frozenset[int]
+    sectors: frozenset[str]
+    languages: frozenset[str]
+
+
+_ACTIVE_ASSESSORS = (
+    select(User.id, User.display_name)
     .where(User.role == "assessor", User.active.is_(True))
-    .order_by(User.display_name)
+    .order_by(User.display_name, User.id)
 )
+_QUALIFICATIONS = select(
+    AssessorQualification.assessor_id, AssessorQualification.credential_id, AssessorQualification.sector
+)
+_LANGUAGES = select(AssessorLanguage.assessor_id, AssessorLanguage.language)
+_OPEN_WORK = select(AssessorWorkload.assessor_id, AssessorWorkload.open_cases).where(AssessorWorkload.open_cases > 0)
+
+
+def _roster() -> list[_Assessor]:
+    """Every active assessor with their qualifications and languages, by name. Kept per app under the choices
+    stamp (services/choices.py), which a change to an account or a qualification renews: these change when an
+    administrator says so, while every case page a coordinator opens reads them (two hundred assessors, with a
+    test of each one's qualification in the query, cost a tenth of the page)."""
+    kept_roster: tuple[int, list[_Assessor]] | None = current_app.extensions.get("assessor_roster")
+    stamp = choices_stamp.stamp()  # first: a change made while the lists are read is then read again next time
+    if kept_roster is not None and kept_roster[0] == stamp:
+        return kept_roster[1]
+    credential_ids: defaultdict[int, set[int]] = defaultdict(set)
+    sectors: defaultdict[int, set[str]] = defaultdict(set)
+    languages: defaultdict[int, set[str]] = defaultdict(set)
+    for assessor_id, credential_id, sector in db.session.execute(_QUALIFICATIONS):
+        if credential_id is not None:
+            credential_ids[assessor_id].add(credential_id)
+        if sector is not None:
+            sectors[assessor_id].add(sector)
+    for assessor_id, language in db.session.execute(_LANGUAGES):
+        languages[assessor_id].add(language)
+    roster = [
+        _Assessor(Person(i, name), frozenset(credential_ids[i]), frozenset(sectors[i]), frozenset(languages[i]))
+        for i, name in db.session.execute(_ACTIVE_ASSESSORS)
+    ]
+    current_app.extensions["assessor_roster"] = (stamp, roster)
+    return roster
 
 
 def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
     """Every active assessor for this case: the qualified ones first, fewest open cases first; the first of
-    them is the suggestion. In one query, however many assessors there are: each one's qualification and
-    language are tested on their own row, and their open work is the kept count."""
+    them is the suggestion. Two queries however many assessors there are: the stamp of the kept roster, and
+    everyone's open work (the kept counts)."""
     excluded = set(exclude) | {case.candidate_id}
-    rows = db.session.execute(
-        _CHOICES,
-        {"credential_id": case.credential_id, "sector": case.credential.sector, "language": _case_language(case)},
-    )
+    roster = _roster()
+    work: dict[int, int] = dict(db.session.execute(_OPEN_WORK).all())  # type: ignore[arg-type]
+    credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
     result = []
-    for assessor_id, name, may_assess, may_read, open_cases in rows:
-        if assessor_id in excluded:
+    for assessor in roster:
+        person = assessor.person
+        if person.id in excluded:
             continue
-        reason = None if may_assess and may_read else (NOT_QUALIFIED if not may_assess else NO_LANGUAGE)
-        result.append(Choice(Person(assessor_id, name), int(open_cases), reason))
+        if credential_id not in assessor.credential_ids and sector not in assessor.sectors:
+            reason: str | None = NOT_QUALIFIED
+        else:
+            reason = None if language in assessor.languages else NO_LANGUAGE
+        result.append(Choice(person, work.get(person.id, 0), reason))
     result.sort(key=lambda c: (c.refusal is not None, c.open_cases, c.assessor.display_name))
     return result
 
