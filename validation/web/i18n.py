@@ -7,8 +7,8 @@ from collections.abc import Callable
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale, get_translations, gettext
 from flask_login import current_user
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 import workflows
@@ -69,6 +69,10 @@ def install_page_translations(app: Flask) -> None:
     domain, the locale, a cache), which made the translation calls of a long page cost more than its query.
     They behave as Jinja's "newstyle" gettext does: autoescaped, always formatted with their variables.
     Templates rendered outside a request (and macros imported without context) keep Flask-Babel's.
+
+    `_` is bound too, and all of them take the evaluation context, not the template's: Jinja calls a function
+    that takes the template's context inside a loop or after a `{% set %}` with a copy of that whole context
+    made for the call, which is what the i18n extension's own `_` takes (75 copies on a case page).
     """
 
     @app.context_processor
@@ -76,18 +80,20 @@ def install_page_translations(app: Flask) -> None:
         if not has_request_context():
             return {}
         catalog = get_translations()
+        gettext = _newstyle(catalog.ugettext)
         return {
-            "gettext": _newstyle(catalog.ugettext),
+            "_": gettext,
+            "gettext": gettext,
             "ngettext": _newstyle_plural(catalog.ungettext),
             "pgettext": _newstyle(catalog.upgettext),
         }
 
 
 def _newstyle(lookup: Callable[..., str]) -> Callable[..., str]:
-    @pass_context
-    def gettext(context: Context, *args: str, **variables: object) -> str:
+    @pass_eval_context
+    def gettext(eval_ctx: EvalContext, *args: str, **variables: object) -> str:
         text = lookup(*args)
-        if context.eval_ctx.autoescape:
+        if eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 (a translator's text, trusted as Jinja's own i18n trusts it)
         # Formatting a text without a "%" changes nothing, and Markup's formatting is slow: most of a page's
         # strings have no variables.
@@ -97,11 +103,11 @@ def _newstyle(lookup: Callable[..., str]) -> Callable[..., str]:
 
 
 def _newstyle_plural(lookup: Callable[[str, str, int], str]) -> Callable[..., str]:
-    @pass_context
-    def ngettext(context: Context, singular: str, plural: str, num: int, **variables: object) -> str:
+    @pass_eval_context
+    def ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, **variables: object) -> str:
         variables.setdefault("num", num)
         text = lookup(singular, plural, num)
-        if context.eval_ctx.autoescape:
+        if eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 (a translator's text, trusted as Jinja's own i18n trusts it)
         return text % variables
 
