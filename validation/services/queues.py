@@ -105,8 +105,7 @@ class Filters:
     sort: str = "age"
 
 
-@dataclass(frozen=True)
-class CaseLine:
+class CaseLine(NamedTuple):
     """What one row of the queue shows of a case, read as plain columns (no model objects to build)."""
 
     id: int
@@ -277,7 +276,10 @@ def page(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE, now
     }
     # Values of filters the shape leaves out are not in the statement, and are ignored.
     statement = _statement(shape)
-    found = [CaseLine(*row) for row in db.session.execute(statement, values)]
+    # Flushed, then read on the connection: plain rows, without the ORM's handling of a result (a sixth of the
+    # list's time); a change waiting in the session is written first, as the ORM's own autoflush would.
+    db.session.flush()
+    found = [CaseLine(*row) for row in db.session.connection().execute(statement, values)]
     result = Page()
     for case in found[:limit]:
         days_to_due = None
