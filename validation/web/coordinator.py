@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_translations, ngettext
@@ -116,12 +116,20 @@ def mark_selected(options: Markup, value: object) -> Markup:
 
 
 def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
-    """Each state's label in the reader's language, once per page rather than once per row."""
-    catalog = get_translations()
-    labels: dict[str, str] = {}
-    for key, version in sorted(versions):
-        for name, state in cases.registry().get(key, version).states.items():
-            labels.setdefault(name, catalog.ugettext(state.label))
+    """Each state's label in the reader's language, once per page rather than once per row; kept per language
+    and set of workflow versions, as a published version and the catalogs do not change while the app runs."""
+    kept: dict[tuple[str, frozenset[tuple[str, int]]], dict[str, str]] = current_app.extensions.setdefault(
+        "queue_state_labels", {}
+    )
+    key = (current_language(), frozenset(versions))
+    labels = kept.get(key)
+    if labels is None:
+        catalog = get_translations()
+        labels = {}
+        for workflow, version in sorted(versions):
+            for name, state in cases.registry().get(workflow, version).states.items():
+                labels.setdefault(name, catalog.ugettext(state.label))
+        kept[key] = labels
     return labels
 
 
@@ -198,12 +206,12 @@ class Tab:
 
 def _tabs(definition: workflows.Definition, counts: Counter[str], shown: str) -> list[Tab]:
     """"All" and each state with its count, linking to this view narrowed to it (the other filters kept)."""
-    args = {k: v for k, v in request.args.items(multi=False) if k not in ("state", "after")}
-    base = request.path
+    others = urlencode([(k, v) for k, v in request.args.items(multi=False) if k not in ("state", "after")])
+    base = f"{request.path}?{others}" if others else request.path
+    joined = f"{base}&state=" if others else f"{base}?state="
 
     def url(state: str) -> str:
-        query = {**args, "state": state} if state else args
-        return f"{base}?{urlencode(query)}" if query else base
+        return f"{joined}{quote_plus(state)}" if state else base
 
     labels = _state_labels({(definition.key, definition.version)})
     tabs = [Tab(url(""), _("All"), sum(counts.values()), not shown)]
