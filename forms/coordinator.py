@@ -42,8 +42,10 @@ TARGET_GROUP_CHOICES = [
 
 
 class QueueFilterForm(FlaskForm):
-    """The queue's filters, read from the URL (a GET form: a view can be bookmarked and shared, and reading
-    changes nothing, so it carries no CSRF token). The view fills in the choices that come from data."""
+    """The queue's filters, as the URL gives them (a GET form: a view can be bookmarked and shared, and reading
+    changes nothing, so it carries no CSRF token). The page takes its labels and the order's choices from
+    here; the choices that come from data are filled in by the view, which checks each value against them.
+    Only the number of days has a rule of its own, checked by `QueueDaysForm` on each request."""
 
     class Meta:
         csrf = False
@@ -64,6 +66,16 @@ class QueueFilterForm(FlaskForm):
         default="age",
         validators=[Optional()],
     )
+
+
+class QueueDaysForm(FlaskForm):
+    """The queue's one filter with a rule (a whole number of days, 0 to 3650), bound alone on each request:
+    binding every filter's field cost more than the counts above the list, to check this one."""
+
+    class Meta:
+        csrf = False
+
+    min_days = QueueFilterForm.min_days
 
 
 class BulkAssignForm(FlaskForm):

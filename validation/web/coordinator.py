@@ -11,11 +11,18 @@ from flask_babel import force_locale, get_translations, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
 
 import workflows
 from forms.auth import LANGUAGE_CHOICES
 from forms.common import ConfirmForm
-from forms.coordinator import TARGET_GROUP_CHOICES, AssistedRegistrationForm, BulkAssignForm, QueueFilterForm
+from forms.coordinator import (
+    TARGET_GROUP_CHOICES,
+    AssistedRegistrationForm,
+    BulkAssignForm,
+    QueueDaysForm,
+    QueueFilterForm,
+)
 from validation.extensions import db
 from validation.services import accounts, cases, catalog, choices, queues, staffing
 from validation.services.errors import Invalid
@@ -76,14 +83,20 @@ def _queue_choices() -> QueueChoices:
     return built
 
 
-def _filters(form: QueueFilterForm, known: QueueChoices) -> queues.Filters:
-    """What the form holds, once each value is one of its choices (a hand-edited URL just widens the view)."""
+#: The filters chosen from a list, in the order the page shows them.
+SELECTS = ("credential", "sector", "centre", "language", "target_group", "assessor", "state", "sort")
+
+
+def _filters(args: MultiDict[str, str], days: QueueDaysForm, known: QueueChoices) -> queues.Filters:
+    """What the URL asks for, once each value is one of its choices (a hand-edited URL just widens the view).
+    Read as WTForms reads them: the first value of each; "overdue" set by any value but "" and "false"."""
     def chosen(name: str) -> str:
-        value = getattr(form, name).data or ""
+        value = args.get(name) or ""
         return value if value in known.values[name] else ""
 
     credential, centre = chosen("credential"), chosen("centre")
-    min_days = form.min_days.data if form.min_days.data is not None and not form.min_days.errors else None
+    min_days = days.min_days.data if days.min_days.data is not None and not days.min_days.errors else None
+    sort = args.get("sort", "age")
     return queues.Filters(
         credential_id=int(credential) if credential else None,
         sector=chosen("sector"),
@@ -93,17 +106,17 @@ def _filters(form: QueueFilterForm, known: QueueChoices) -> queues.Filters:
         assessor=chosen("assessor"),
         state=chosen("state"),
         min_days=min_days,
-        overdue=bool(form.overdue.data),
-        sort=form.sort.data if form.sort.data in queues.SORTS else "age",
+        overdue=args.get("overdue", "") not in ("", "false"),
+        sort=sort if sort in queues.SORTS else "age",
     )
 
 
-def queue_filters() -> tuple[QueueFilterForm, queues.Filters, QueueChoices]:
+def queue_filters() -> tuple[QueueDaysForm, queues.Filters, QueueChoices]:
     """The queue's filters as this request's URL gives them (the queue page and its downloads share them)."""
     known = _queue_choices()
-    form = QueueFilterForm(request.args)
-    form.min_days.validate(form)  # the only field with a rule; the choices are checked in _filters
-    return form, _filters(form, known), known
+    days = QueueDaysForm(request.args)
+    days.min_days.validate(days)
+    return days, _filters(request.args, days, known), known
 
 
 @bp.app_template_filter()
@@ -248,7 +261,7 @@ def select_options(choices: list[tuple[object, object]], selected: object = None
 @bp.get("/")
 @roles_required("coordinator")
 def home():  # type: ignore[no-untyped-def]
-    form, filters, known = queue_filters()
+    days, filters, known = queue_filters()
     size = int(current_app.config.get("QUEUE_PAGE_SIZE", queues.PAGE_SIZE))
     listed = queues.page(filters, request.args.get("after"), limit=size)
     definition = cases.registry().latest("standard")
@@ -257,7 +270,9 @@ def home():  # type: ignore[no-untyped-def]
         definition=definition,
         tabs=_tabs(definition, queues.counts(filters.credential_id), filters.state),
         filters=filters,
-        form=form,
+        days=days,
+        # Each list marks what the URL gave, as it gave it (a value not among the choices marks none).
+        selected={name: request.args.get(name, "age" if name == "sort" else "") for name in SELECTS},
         options=known.options,
         labels=known.labels,
         page=listed,
