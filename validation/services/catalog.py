@@ -328,6 +328,17 @@ def published_titles(language: str) -> list[tuple[int, str, str]]:
     return list(newest.values())
 
 
+def titles(language: str) -> dict[int, tuple[str, str]]:
+    """(code, title in `language`) of every credential, whatever its version or status, by id: how a list of
+    cases names their credentials, without reading a title for each case."""
+    return {
+        credential_id: (code, localized(title, language))
+        for credential_id, code, title in db.session.execute(
+            select(Credential.id, Credential.code, Credential.title)
+        )
+    }
+
+
 def published_credentials() -> list[Credential]:
     """The newest published version of each credential, by code."""
     return _newest_published()

@@ -19,7 +19,6 @@ from sqlalchemy.orm import aliased
 
 from validation.extensions import db
 from validation.models import CandidateProfile, Case, CaseStateCount, Credential, User, utcnow
-from validation.models.catalog import localized
 from validation.services import audit, kept
 from validation.services.errors import Forbidden
 from validation.storage.inspect import N_
@@ -119,11 +118,8 @@ class CaseLine(NamedTuple):
     due_at: datetime | None
     candidate_name: str
     assessor_name: str | None
-    credential_code: str
-    credential_title: dict[str, str]
-
-    def title(self, language: str) -> str:
-        return localized(self.credential_title, language)
+    #: Named through `catalog.titles` (kept with the queue's choices): fifty credentials, not a title per row.
+    credential_id: int
 
 
 @dataclass
@@ -188,11 +184,10 @@ def _statement(shape: _Shape) -> Select:  # type: ignore[type-arg]
         select(
             Case.id, Case.lock_version, Case.state, Case.outcome, Case.workflow_key, Case.workflow_version,
             Case.opened_at, Case.state_entered_at, Case.due_at, candidate.display_name, assessor.display_name,
-            Credential.code, Credential.title,
+            Case.credential_id,
         )
         .select_from(Case)
         .join(candidate, candidate.id == Case.candidate_id)
-        .join(Credential, Credential.id == Case.credential_id)
         .outerjoin(assessor, assessor.id == Case.assessor_id)
     )
     if shape.sort == "due":

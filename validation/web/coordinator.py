@@ -47,6 +47,8 @@ class QueueChoices:
     options: dict[str, Markup]
     #: Each filter's label, translated once: a form's labels are looked up afresh at every rendering.
     labels: dict[str, str]
+    #: (code, title) of every credential by id, to name each listed case's credential.
+    credentials: dict[int, tuple[str, str]]
 
 
 def _queue_choices() -> QueueChoices:
@@ -78,6 +80,7 @@ def _queue_choices() -> QueueChoices:
         values={name: frozenset(v for v, _label in values) for name, values in lists.items()},
         options=options,
         labels={name: str(field.label.text) for name, field in QueueFilterForm(formdata=None)._fields.items()},
+        credentials=catalog.titles(language),
     )
     kept[language] = built
     return built
@@ -147,8 +150,8 @@ def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
 
 
 class _OverdueLabels(dict[int, str]):
-    """"overdue by 3 days", each wording made once per page from the catalog: through the translation
-    helpers, per overdue row, the wording cost more than the row."""
+    """"overdue by 3 days", each wording made (and escaped) once per page from the catalog: through the
+    translation helpers, per overdue row, the wording cost more than the row."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,24 +163,26 @@ class _OverdueLabels(dict[int, str]):
             label = text % {"num": -days_to_due}
         else:
             label = self.catalog.ugettext("overdue today")
-        self[days_to_due] = label
-        return label
+        self[days_to_due] = escaped = str(escape(label))
+        return escaped
 
 
-def _rows(listed: queues.Page) -> Markup:
+def _rows(listed: queues.Page, credentials: dict[int, tuple[str, str]]) -> Markup:
     """The queue's rows as HTML, written in one pass as `select_options` writes its options: through the
     template, a call and an escape per cell made fifty rows cost more than the query that found them. Every
-    text is escaped here; ids, versions and day counts are integers."""
-    language = current_language()
+    text is escaped here, and what repeats (a credential's title, an assessor's name) once per page; ids,
+    versions and day counts are integers."""
     labels = _state_labels({(r.case.workflow_key, r.case.workflow_version) for r in listed.rows})
     # What repeats from row to row is written once per page: each state's badge.
     badges = {
         state: f'<span class="badge state-{escape(state)}">{escape(label)}</span>' for state, label in labels.items()
     }
     not_assigned = escape(_("not assigned"))
-    choose = _("Choose case #%(id)s")  # formatted per row below
+    choose = str(escape(_("Choose case #%(id)s")))  # formatted per row below, with an integer
     case_url = url_for("cases.show", case_id=0)[:-1]
     overdue_by = _OverdueLabels()
+    titles: dict[int, str] = {}
+    assessors: dict[str, str] = {}
     parts = []
     for row in listed.rows:
         case = row.case
@@ -187,20 +192,28 @@ def _rows(listed: queues.Page) -> Markup:
         else:
             late = ""
             if row.overdue and row.days_to_due is not None:
-                late = f'\n          <strong class="gap">{escape(overdue_by[row.days_to_due])}</strong>'
+                late = f'\n          <strong class="gap">{overdue_by[row.days_to_due]}</strong>'
             due = f'<time datetime="{case.due_at.isoformat()}">{case.due_at:%Y-%m-%d}</time>{late}'
         badge = badges.get(case.state)
         if badge is None:
             badge = badges[case.state] = f'<span class="badge state-{escape(case.state)}">{escape(case.state)}</span>'
+        title = titles.get(case.credential_id)
+        if title is None:
+            title = titles[case.credential_id] = str(escape(credentials.get(case.credential_id, ("", ""))[1]))
+        assessor = not_assigned
+        if case.assessor_name:
+            assessor = assessors.get(case.assessor_name) or assessors.setdefault(
+                case.assessor_name, str(escape(case.assessor_name))
+            )
         parts.append(
             f"<tr{marked}>"
             f'<td><input type="checkbox" name="cases" value="{case.id}:{case.lock_version}" id="pick-{case.id}"'
-            f' aria-label="{escape(choose % {"id": case.id})}"></td>'
+            f' aria-label="{choose % {"id": case.id}}"></td>'
             f'<td><a href="{case_url}{case.id}">#{case.id}</a></td>'
             f"<td>{escape(case.candidate_name)}</td>"
-            f"<td>{escape(case.title(language))}</td>"
+            f"<td>{title}</td>"
             f"<td>{badge}</td>"
-            f"<td>{escape(case.assessor_name) if case.assessor_name else not_assigned}</td>"
+            f"<td>{assessor}</td>"
             f"<td>{row.days_in_state}</td>"
             f"<td>{due}</td></tr>"
         )
@@ -276,7 +289,7 @@ def home():  # type: ignore[no-untyped-def]
         options=known.options,
         labels=known.labels,
         page=listed,
-        rows=_rows(listed),
+        rows=_rows(listed, known.credentials),
         url_with=_url_with,
         first_page=not request.args.get("after"),
     )

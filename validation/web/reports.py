@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from validation.services import cases, queues, reports
 from validation.web import coordinator as desk
 from validation.web.exports import csv_response, xlsx_response
-from validation.web.i18n import current_language
 from validation.web.roles import roles_required
 
 bp = Blueprint("reports", __name__, url_prefix="/coordinator")
@@ -121,16 +120,16 @@ def figures_file(kind: str):  # type: ignore[no-untyped-def]
     return xlsx_response(name, _("Figures"), header, rows)
 
 
-def _case_rows(filters: queues.Filters):  # type: ignore[no-untyped-def]
+def _case_rows(filters: queues.Filters, credentials: dict[int, tuple[str, str]]):  # type: ignore[no-untyped-def]
     """Every case the queue's filters keep, page by page (keyset), as rows."""
-    language = current_language()
     after = None
     while True:
         page = queues.page(filters, after, limit=500)
         for r in page.rows:
             c = r.case
             definition = cases.registry().get(c.workflow_key, c.workflow_version)
-            yield [c.id, c.candidate_name, c.credential_code, c.title(language),
+            code, title = credentials.get(c.credential_id, ("", ""))
+            yield [c.id, c.candidate_name, code, title,
                    _(definition.state(c.state).label), _(definition.state(c.state).stage.capitalize()),
                    c.assessor_name or "", c.opened_at.date().isoformat(),
                    r.days_in_state, c.due_at.date().isoformat() if c.due_at else "",
@@ -143,10 +142,10 @@ def _case_rows(filters: queues.Filters):  # type: ignore[no-untyped-def]
 @bp.get("/cases.<any(csv, xlsx):kind>")
 @roles_required("coordinator")
 def cases_file(kind: str):  # type: ignore[no-untyped-def]
-    _form, filters, _known = desk.queue_filters()
+    _days, filters, known = desk.queue_filters()
     header = [_("Case"), _("Candidate"), _("Code"), _("Credential"), _("State"), _("Stage"), _("Assessor"),
               _("Opened"), _("Days in state"), _("Due"), _("Overdue"), _("Outcome")]
     name = f"cases-{datetime.now(UTC).date().isoformat()}.{kind}"
     if kind == "csv":
-        return csv_response(name, header, _case_rows(filters))
-    return xlsx_response(name, _("Cases"), header, _case_rows(filters))
+        return csv_response(name, header, _case_rows(filters, known.credentials))
+    return xlsx_response(name, _("Cases"), header, _case_rows(filters, known.credentials))
