@@ -256,7 +256,8 @@ def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
     everyone's open work (the kept counts)."""
     excluded = set(exclude) | {case.candidate_id}
     roster = _roster()
-    work: dict[int, int] = dict(db.session.execute(_OPEN_WORK).all())  # type: ignore[arg-type]
+    # On the connection, as plain rows: the counts are written by statements at each flush (roster() flushed).
+    work: dict[int, int] = dict(db.session.connection().execute(_OPEN_WORK).all())  # type: ignore[arg-type]
     credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
     result = []
     for assessor in roster:
