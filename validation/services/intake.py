@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from forms import intake as questionnaires
 from forms.intake import IntakeError, Question, Questionnaire
@@ -67,11 +67,18 @@ def questionnaire_for(user: User) -> Questionnaire:
     return load_file(file_for(user))
 
 
+#: Read by every case page a member of staff opens, so built once.
+_LATEST = (
+    select(IntakeResponse)
+    .where(IntakeResponse.user_id == bindparam("user_id"))
+    .order_by(IntakeResponse.id.desc())
+    .limit(1)
+)
+
+
 def latest_for(user_id: int) -> IntakeResponse | None:
     """The newest response of a candidate, whichever questionnaire it answered."""
-    return db.session.execute(
-        select(IntakeResponse).where(IntakeResponse.user_id == user_id).order_by(IntakeResponse.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    return db.session.execute(_LATEST, {"user_id": user_id}).scalar_one_or_none()
 
 
 def prefill_for(user: User, questionnaire: Questionnaire) -> dict[str, Any]:
