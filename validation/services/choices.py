@@ -12,8 +12,11 @@ kept under a stamp that a rollback takes away with it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Hashable
 from itertools import chain
+from typing import TypeVar
 
+from flask import current_app
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,7 @@ from validation.models import AssessorLanguage, AssessorQualification, Centre, C
 from validation.services import kept
 
 CHOICES = "choices"
+T = TypeVar("T")
 #: What the kept lists are built from: accounts, centres, credentials, and what each assessor may assess.
 _WATCHED = (User, Centre, Credential, AssessorQualification, AssessorLanguage)
 
@@ -36,6 +40,20 @@ def stamp(name: str = CHOICES) -> int:
     first, so that it renews the stamp before the stamp is read (a flush with nothing waiting costs nothing)."""
     db.session.flush()
     return db.session.connection().execute(_STAMP, {"name": name}).scalar() or 0
+
+
+def kept_under_stamp(name: str, key: Hashable, build: Callable[[], T]) -> T:
+    """What `build` makes from the lists, kept per app (and per `key`, a language say) for as long as the stamp
+    is the one it was built under. The stamp is read before `build` runs, so a change made while it reads is
+    built again at the next call rather than kept under the new stamp."""
+    store: dict[Hashable, tuple[int, T]] = current_app.extensions.setdefault(f"{CHOICES}:{name}", {})
+    current = stamp()
+    found = store.get(key)
+    if found is not None and found[0] == current:
+        return found[1]
+    built = build()
+    store[key] = (current, built)
+    return built
 
 
 def restamp(session: Session, name: str = CHOICES) -> None:

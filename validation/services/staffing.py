@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from flask import current_app
 from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -228,10 +227,10 @@ def _roster() -> list[_Assessor]:
     stamp (services/choices.py), which a change to an account or a qualification renews: these change when an
     administrator says so, while every case page a coordinator opens reads them (two hundred assessors, with a
     test of each one's qualification in the query, cost a tenth of the page)."""
-    kept_roster: tuple[int, list[_Assessor]] | None = current_app.extensions.get("assessor_roster")
-    stamp = choices_stamp.stamp()  # first: a change made while the lists are read is then read again next time
-    if kept_roster is not None and kept_roster[0] == stamp:
-        return kept_roster[1]
+    return choices_stamp.kept_under_stamp("assessor_roster", None, _read_roster)
+
+
+def _read_roster() -> list[_Assessor]:
     credential_ids: defaultdict[int, set[int]] = defaultdict(set)
     sectors: defaultdict[int, set[str]] = defaultdict(set)
     languages: defaultdict[int, set[str]] = defaultdict(set)
@@ -242,12 +241,10 @@ def _roster() -> list[_Assessor]:
             sectors[assessor_id].add(sector)
     for assessor_id, language in db.session.execute(_LANGUAGES):
         languages[assessor_id].add(language)
-    roster = [
+    return [
         _Assessor(Person(i, name), frozenset(credential_ids[i]), frozenset(sectors[i]), frozenset(languages[i]))
         for i, name in db.session.execute(_ACTIVE_ASSESSORS)
     ]
-    current_app.extensions["assessor_roster"] = (stamp, roster)
-    return roster
 
 
 def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:

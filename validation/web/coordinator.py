@@ -37,10 +37,9 @@ class QueueChoices:
     """The queue's lists of choices in one language, with their <option>s already written (nothing selected).
 
     Two hundred assessors twice, fifty credentials, the centres and sectors: building them took four queries
-    and longer than the list itself. So each process keeps them per language with the stamp they were built
-    under (`services/choices.py`), and builds them again only when a user, centre or credential changed."""
+    and longer than the list itself. So each process keeps them per language under the stamp they were built
+    under (`choices.kept_under_stamp`), and builds them again only when a user, centre or credential changed."""
 
-    stamp: int
     #: Each filter's values, to check what a URL asks for.
     values: dict[str, frozenset[str]]
     #: Each filter's <option>s, and the bulk assignment's ("bulk_assessor").
@@ -52,12 +51,11 @@ class QueueChoices:
 
 
 def _queue_choices() -> QueueChoices:
-    kept: dict[str, QueueChoices] = current_app.extensions.setdefault("queue_choices", {})
     language = current_language()
-    stamp = choices.stamp()  # first: a change made while the lists are read is then built again next time
-    found = kept.get(language)
-    if found is not None and found.stamp == stamp:
-        return found
+    return choices.kept_under_stamp("queue", language, lambda: _build_queue_choices(language))
+
+
+def _build_queue_choices(language: str) -> QueueChoices:
     assessors = accounts.names_with_role("assessor")
     definition = cases.registry().latest("standard")
     anyone = [("", _("Any"))]
@@ -75,15 +73,12 @@ def _queue_choices() -> QueueChoices:
     }
     options = {name: select_options(values) for name, values in lists.items()}
     options["bulk_assessor"] = select_options(assessors)
-    built = QueueChoices(
-        stamp=stamp,
+    return QueueChoices(
         values={name: frozenset(v for v, _label in values) for name, values in lists.items()},
         options=options,
         labels={name: str(field.label.text) for name, field in QueueFilterForm(formdata=None)._fields.items()},
         credentials=catalog.titles(language),
     )
-    kept[language] = built
-    return built
 
 
 #: The filters chosen from a list, in the order the page shows them.
