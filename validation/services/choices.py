@@ -20,9 +20,8 @@ from flask import current_app
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
-from validation.extensions import db
 from validation.models import AssessorLanguage, AssessorQualification, Centre, Credential, ReferenceStamp, User
-from validation.services import kept
+from validation.services import kept, reads
 
 CHOICES = "choices"
 T = TypeVar("T")
@@ -30,16 +29,14 @@ T = TypeVar("T")
 _WATCHED = (User, Centre, Credential, AssessorQualification, AssessorLanguage)
 
 
-#: Read by every queue page before anything else, so built once; run on the session's connection, as the
-#: stamp is only ever written by statements (`restamp`), never by objects waiting for a flush (flushed first).
+#: Read by every queue page before anything else, so built once.
 _STAMP = select(ReferenceStamp.stamp).where(ReferenceStamp.name == bindparam("name"))
 
 
 def stamp(name: str = CHOICES) -> int:
-    """The current stamp; 0 until the first change is recorded. A change waiting in the session is flushed
-    first, so that it renews the stamp before the stamp is read (a flush with nothing waiting costs nothing)."""
-    db.session.flush()
-    return db.session.connection().execute(_STAMP, {"name": name}).scalar() or 0
+    """The current stamp; 0 until the first change is recorded. Read after a flush (`reads.plain`), so that a
+    change waiting in the session renews the stamp before the stamp is read."""
+    return reads.plain(_STAMP, {"name": name}).scalar() or 0
 
 
 def kept_under_stamp(name: str, key: Hashable, build: Callable[[], T]) -> T:

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from validation.extensions import db
 from validation.models import Case, Notification, User, utcnow
-from validation.services import audit, mail, profiles
+from validation.services import audit, mail, profiles, reads
 
 
 def N_(message: str) -> str:
@@ -253,16 +253,14 @@ def notifications_of(user: User, limit: int = 100) -> list[Notification]:
     )
 
 
-#: Read for the top navigation of every signed-in page, so built once, and run on the session's connection: a
-#: count needs none of the ORM's work on its result, which cost twice the query (notifications are written
-#: by statements and flushed objects before any page is drawn, so nothing is left to flush first).
+#: Read for the top navigation of every signed-in page, so built once, and read plain (a count).
 _UNREAD = select(func.count(Notification.id)).where(
     Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)
 )
 
 
 def unread_count(user: User) -> int:
-    return int(db.session.connection().execute(_UNREAD, {"user_id": user.id}).scalar_one())
+    return int(reads.plain(_UNREAD, {"user_id": user.id}).scalar_one())
 
 
 def mark_all_read(user: User) -> int:

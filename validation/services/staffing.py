@@ -26,7 +26,7 @@ from validation.models import (
     User,
     utcnow,
 )
-from validation.services import audit, kept
+from validation.services import audit, kept, reads
 from validation.services import choices as choices_stamp
 from validation.services.errors import Forbidden, Invalid, NotFound
 from validation.storage.inspect import N_
@@ -253,8 +253,7 @@ def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
     everyone's open work (the kept counts)."""
     excluded = set(exclude) | {case.candidate_id}
     roster = _roster()
-    # On the connection, as plain rows: the counts are written by statements at each flush (roster() flushed).
-    work: dict[int, int] = dict(db.session.connection().execute(_OPEN_WORK).all())  # type: ignore[arg-type]
+    work: dict[int, int] = dict(reads.plain(_OPEN_WORK).all())  # type: ignore[arg-type]
     credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
     result = []
     for assessor in roster:
