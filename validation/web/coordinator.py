@@ -162,6 +162,14 @@ class _OverdueLabels(dict[int, str]):
         return escaped
 
 
+class _Escaped(dict[str, str]):
+    """Each text escaped once per page, however many rows show it (a credential's title, an assessor's name)."""
+
+    def __missing__(self, text: str) -> str:
+        self[text] = escaped = str(escape(text))
+        return escaped
+
+
 def _rows(listed: queues.Page, credentials: dict[int, tuple[str, str]]) -> Markup:
     """The queue's rows as HTML, written in one pass as `select_options` writes its options: through the
     template, a call and an escape per cell made fifty rows cost more than the query that found them. Every
@@ -176,8 +184,7 @@ def _rows(listed: queues.Page, credentials: dict[int, tuple[str, str]]) -> Marku
     choose = str(escape(_("Choose case #%(id)s")))  # formatted per row below, with an integer
     case_url = url_for("cases.show", case_id=0)[:-1]
     overdue_by = _OverdueLabels()
-    titles: dict[int, str] = {}
-    assessors: dict[str, str] = {}
+    escaped = _Escaped()
     parts = []
     for row in listed.rows:
         case = row.case
@@ -192,14 +199,8 @@ def _rows(listed: queues.Page, credentials: dict[int, tuple[str, str]]) -> Marku
         badge = badges.get(case.state)
         if badge is None:
             badge = badges[case.state] = f'<span class="badge state-{escape(case.state)}">{escape(case.state)}</span>'
-        title = titles.get(case.credential_id)
-        if title is None:
-            title = titles[case.credential_id] = str(escape(credentials.get(case.credential_id, ("", ""))[1]))
-        assessor = not_assigned
-        if case.assessor_name:
-            assessor = assessors.get(case.assessor_name) or assessors.setdefault(
-                case.assessor_name, str(escape(case.assessor_name))
-            )
+        title = escaped[credentials.get(case.credential_id, ("", ""))[1]]
+        assessor = escaped[case.assessor_name] if case.assessor_name else not_assigned
         parts.append(
             f"<tr{marked}>"
             f'<td><input type="checkbox" name="cases" value="{case.id}:{case.lock_version}" id="pick-{case.id}"'
