@@ -219,10 +219,28 @@ _QUALIFICATIONS = select(
     AssessorQualification.assessor_id, AssessorQualification.credential_id, AssessorQualification.sector
 )
 _LANGUAGES = select(AssessorLanguage.assessor_id, AssessorLanguage.language)
-_OPEN_WORK = select(AssessorWorkload.assessor_id, AssessorWorkload.open_cases).where(AssessorWorkload.open_cases > 0)
+#: In one order, so that two reads of the same open work compare equal (see `choices`).
+_OPEN_WORK = (
+    select(AssessorWorkload.assessor_id, AssessorWorkload.open_cases)
+    .where(AssessorWorkload.open_cases > 0)
+    .order_by(AssessorWorkload.assessor_id)
+)
 
 
-def _roster() -> list[_Assessor]:
+class _Roster:
+    """The active assessors, and the choices already worked out from them for a kind of case.
+
+    Kept with the roster, the choices go when it goes (a change to an account or a qualification); each is
+    kept with the open work it was sorted by, and worked out again when that work has changed."""
+
+    __slots__ = ("assessors", "slates")
+
+    def __init__(self, assessors: list[_Assessor]) -> None:
+        self.assessors = assessors
+        self.slates: dict[tuple[object, ...], tuple[tuple[tuple[int, int], ...], tuple[Choice, ...]]] = {}
+
+
+def _roster() -> _Roster:
     """Every active assessor with their qualifications and languages, by name. Kept per app under the choices
     stamp (services/choices.py), which a change to an account or a qualification renews: these change when an
     administrator says so, while every case page a coordinator opens reads them (two hundred assessors, with a
@@ -230,7 +248,7 @@ def _roster() -> list[_Assessor]:
     return choices_stamp.kept_under_stamp("assessor_roster", None, _read_roster)
 
 
-def _read_roster() -> list[_Assessor]:
+def _read_roster() -> _Roster:
     credential_ids: defaultdict[int, set[int]] = defaultdict(set)
     sectors: defaultdict[int, set[str]] = defaultdict(set)
     languages: defaultdict[int, set[str]] = defaultdict(set)
@@ -241,22 +259,32 @@ def _read_roster() -> list[_Assessor]:
             sectors[assessor_id].add(sector)
     for assessor_id, language in db.session.execute(_LANGUAGES):
         languages[assessor_id].add(language)
-    return [
+    return _Roster([
         _Assessor(Person(i, name), frozenset(credential_ids[i]), frozenset(sectors[i]), frozenset(languages[i]))
         for i, name in db.session.execute(_ACTIVE_ASSESSORS)
-    ]
+    ])
 
 
-def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
+def choices(case: Case, exclude: Iterable[int] = ()) -> tuple[Choice, ...]:
     """Every active assessor for this case: the qualified ones first, fewest open cases first; the first of
     them is the suggestion. Two queries however many assessors there are: the stamp of the kept roster, and
-    everyone's open work (the kept counts)."""
-    excluded = set(exclude) | {case.candidate_id}
+    everyone's open work (the kept counts).
+
+    What decides the answer is the roster, the open work and the case's credential, sector and language: the
+    answer is kept with the roster for those, and given again (the same tuple) while the open work read is
+    the one it was sorted by. Every case page a coordinator opens asks, and two hundred tests and a sort cost
+    more than the rest of the assessor section."""
     roster = _roster()
-    work: dict[int, int] = dict(reads.plain(_OPEN_WORK).all())  # type: ignore[arg-type]
+    work = tuple(reads.plain(_OPEN_WORK).all())
     credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
+    excluded = set(exclude) | {case.candidate_id}
+    key = (credential_id, sector, language, frozenset(excluded))
+    found = roster.slates.get(key)
+    if found is not None and found[0] == work:
+        return found[1]
+    open_cases: dict[int, int] = dict(work)  # type: ignore[arg-type]
     result = []
-    for assessor in roster:
+    for assessor in roster.assessors:
         person = assessor.person
         if person.id in excluded:
             continue
@@ -264,9 +292,11 @@ def choices(case: Case, exclude: Iterable[int] = ()) -> list[Choice]:
             reason: str | None = NOT_QUALIFIED
         else:
             reason = None if language in assessor.languages else NO_LANGUAGE
-        result.append(Choice(person, work.get(person.id, 0), reason))
+        result.append(Choice(person, open_cases.get(person.id, 0), reason))
     result.sort(key=lambda c: (c.refusal is not None, c.open_cases, c.assessor.display_name))
-    return result
+    slate = tuple(result)
+    roster.slates[key] = (work, slate)  # type: ignore[assignment]
+    return slate
 
 
 def suggestion(case: Case, exclude: Iterable[int] = ()) -> Person | None:

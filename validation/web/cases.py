@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
+from typing import NamedTuple
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
@@ -15,7 +18,9 @@ from validation.extensions import db
 from validation.models import Case
 from validation.services import access, assessment, case_view, cases, evidence, review, staffing
 from validation.services.errors import Invalid, ServiceError
+from validation.web.coordinator import select_options
 from validation.web.errors import TITLES
+from validation.web.i18n import current_language
 from validation.web.roles import roles_required
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -30,12 +35,31 @@ def _evidence_form(view: case_view.CaseView) -> EvidenceForm:
     return form
 
 
-def assessor_choices(case: Case) -> tuple[list[tuple[int, str]], staffing.Person | None]:
+class AssessorOptions(NamedTuple):
+    """The assessor list of a case's assign form, in the reader's language."""
+
+    #: (id, label) pairs, for the form to check what is sent against.
+    choices: list[tuple[int, str]]
+    #: The same as <option>s, none selected (`mark_selected` marks the chosen one).
+    html: Markup
+    #: The first qualified assessor, if any.
+    suggested: staffing.Person | None
+
+
+def assessor_choices(case: Case) -> AssessorOptions:
     """The assessors to choose from, qualified ones first and fewest open cases first, each labelled with
     their open work (and why not, when not qualified); and the suggestion: the first qualified one.
 
-    Two hundred labels: each plural form is looked up in the catalog once per count, not once per assessor."""
-    choices = staffing.choices(case)
+    Labelled and written out once per language and list of choices: `staffing.choices` gives the same tuple
+    while the roster and everyone's open work stay as they are, and two hundred labels and options cost more
+    than the rest of the section."""
+    return _labelled(current_language(), staffing.choices(case))
+
+
+@lru_cache(maxsize=256)
+def _labelled(_language: str, choices: tuple[staffing.Choice, ...]) -> AssessorOptions:
+    """Two hundred labels: each plural form is looked up in the catalog once per count, not once per assessor.
+    The language is part of the key: the labels are in the language of the page that asked first."""
     catalog = get_translations()
     not_qualified = " — " + _("not qualified")
     forms: dict[int, str] = {}
@@ -49,15 +73,18 @@ def assessor_choices(case: Case) -> tuple[list[tuple[int, str]], staffing.Person
         label = form % {"name": c.assessor.display_name, "num": c.open_cases}
         labelled.append((c.assessor.id, label + not_qualified if c.refusal is not None else label))
     suggested = next((c.assessor for c in choices if c.refusal is None), None)
-    return labelled, suggested
+    return AssessorOptions(labelled, select_options(labelled), suggested)
 
 
 def _assign_form(view: case_view.CaseView) -> AssignForm:
-    choices, suggested = assessor_choices(view.case)
+    options = assessor_choices(view.case)
+    suggested = options.suggested
     chosen = view.case.assessor_id or (suggested.id if suggested is not None else None)
     form = AssignForm(version=view.case.lock_version, assessor_id=chosen)
-    form.assessor_id.choices = choices
+    # A copy: the form's choices are its own, the kept list is every page's.
+    form.assessor_id.choices = list(options.choices)
     form.suggested = suggested  # type: ignore[attr-defined]
+    form.options = options.html  # type: ignore[attr-defined]
     return form
 
 
