@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from validation.extensions import db
 from validation.models import Appeal, Award, Case, OutcomeDecision, User, utcnow
 from validation.models.quality import OPEN_APPEAL
-from validation.services import assessment, audit
+from validation.services import assessment, audit, presence
 from validation.services.errors import Conflict
 
 DECISION_STATES = ("awarded", "partially_awarded", "not_awarded")
@@ -33,6 +33,8 @@ _AWARDS_OF = select(Award).where(Award.case_id == bindparam("case_id")).order_by
 
 
 def appeals_of(case_id: int) -> list[Appeal]:
+    if presence.empty(case_id, "appeals"):
+        return []
     return list(db.session.execute(_APPEALS_OF, {"case_id": case_id}).scalars())
 
 
@@ -53,6 +55,8 @@ def may_still_appeal(case: Case, now: datetime | None = None) -> bool:
 
 def awards_of_case(case_id: int) -> list[Award]:
     """Every award the case has had, oldest first: one superseded after an upheld appeal stays on record."""
+    if presence.empty(case_id, "awards"):
+        return []
     return list(db.session.execute(_AWARDS_OF, {"case_id": case_id}).scalars())
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from validation.extensions import db
 from validation.models import Appeal, Case, CaseClaim, OutcomeDecision, User, utcnow
 from validation.models.assessment import VERDICTS
-from validation.services import access, audit
+from validation.services import access, audit, presence
 from validation.services.errors import Conflict, Forbidden, Invalid
 
 # Decisions are open while the case can still be recommended (in review, or in the review of an appeal):
@@ -37,6 +37,8 @@ _CURRENT_DECISIONS = select(OutcomeDecision).where(
 
 def current_decisions(case_id: int) -> dict[int, OutcomeDecision]:
     """The newest standing decision per outcome of a case."""
+    if presence.empty(case_id, "outcome_decisions"):
+        return {}
     rows = db.session.execute(_CURRENT_DECISIONS, {"case_id": case_id}).scalars()
     return {d.outcome_id: d for d in rows}
 

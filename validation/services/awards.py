@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from validation.extensions import db
 from validation.models import Award, AwardOutcome, CarriedOutcome, Case, Credential, LearningOutcome, User, utcnow
-from validation.services import audit, credentials
+from validation.services import audit, credentials, presence
 from validation.services.assessment import current_decisions
 from validation.services.cases import claimed
 from validation.services.errors import Forbidden, NotFound
@@ -56,6 +56,8 @@ _IN_FORCE = select(Award).where(Award.case_id == bindparam("case_id"), Award.sup
 
 def award_for_case(case_id: int) -> Award | None:
     """The case's award in force (an award superseded after an appeal is kept, but not this one)."""
+    if presence.empty(case_id, "awards"):
+        return None
     return db.session.execute(_IN_FORCE, {"case_id": case_id}).scalar_one_or_none()
 
 

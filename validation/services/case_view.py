@@ -40,6 +40,7 @@ from validation.services import (
     evidence,
     intake,
     moderation,
+    presence,
     stacking,
 )
 
@@ -183,6 +184,8 @@ _REFEREE_REQUESTS = (
 
 def build(user: User, case_id: int) -> CaseView:
     case = access.case_for(user, case_id)
+    # Which optional records the case has at all: the reads below of those it has none of cost nothing.
+    presence.probe(case.id)
     # The claims with their outcomes in one query, rather than one query per outcome as the page reads them.
     if "claims" in inspect(case).unloaded:
         claims = db.session.execute(_CLAIMS, {"case_id": case.id}).scalars().all()
@@ -190,7 +193,7 @@ def build(user: User, case_id: int) -> CaseView:
     definition = cases.definition_for(case)
     items = evidence.items_of(case.id)
     by_item = {i.id: i for i in items}
-    links = db.session.execute(_LINKS, {"case_id": case.id}).scalars().all()
+    links = db.session.execute(_LINKS, {"case_id": case.id}).scalars().all() if items else []
     items_by_outcome: dict[int, list[EvidenceItem]] = defaultdict(list)
     for link in links:
         items_by_outcome[link.outcome_id].append(by_item[link.item_id])
@@ -254,7 +257,9 @@ def build(user: User, case_id: int) -> CaseView:
         carried=carried,
         self_assessment_open=acting and user.role == "candidate" and case.is_open
         and definition.state(case.state).stage == "identification",
-        referee_requests=list(db.session.execute(_REFEREE_REQUESTS, {"case_id": case.id}).scalars()),
+        referee_requests=[]
+        if presence.empty(case.id, "referee_requests")
+        else list(db.session.execute(_REFEREE_REQUESTS, {"case_id": case.id}).scalars()),
         uploads=list(
             db.session.execute(
                 select(UploadSession)
@@ -266,7 +271,7 @@ def build(user: User, case_id: int) -> CaseView:
                 .order_by(UploadSession.created_at)
             ).scalars()
         )
-        if user.role == "candidate"
+        if user.role == "candidate" and not presence.empty(case.id, "upload_sessions")
         else [],
         intake=intake.view_for(case.candidate_id) if user.is_staff else None,
         show_intake=user.is_staff,

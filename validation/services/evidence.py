@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select
 
 from validation.extensions import db
 from validation.models import Blob, Case, EvidenceItem, EvidenceLink, UploadSession, User, utcnow
-from validation.services import access, audit, profiles
+from validation.services import access, audit, presence, profiles
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from validation.storage import BlobStore, ContentRefused, EmptyFile, ReceivingFile, TooLarge, inspect, previews
 from validation.storage.inspect import N_
@@ -314,6 +314,8 @@ _ITEMS_OF = select(EvidenceItem).where(EvidenceItem.case_id == bindparam("case_i
 
 
 def items_of(case_id: int) -> list[EvidenceItem]:
+    if presence.empty(case_id, "evidence_items"):
+        return []
     return list(db.session.execute(_ITEMS_OF, {"case_id": case_id}).scalars())
 
 

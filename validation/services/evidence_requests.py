@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 
 from validation.extensions import db
 from validation.models import Case, CaseClaim, EvidenceRequest, LearningOutcome, User
-from validation.services import access, audit, cases
+from validation.services import access, audit, cases, presence
 from validation.services.assessment import current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid
 
@@ -162,6 +162,8 @@ _REQUESTS_OF = (
 
 def requests_of(case_id: int) -> list[EvidenceRequest]:
     """Every request of a case, newest first."""
+    if presence.empty(case_id, "evidence_requests"):
+        return []
     return list(db.session.execute(_REQUESTS_OF, {"case_id": case_id}).scalars())
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from validation.extensions import db
 from validation.models import AuditEvent, Case, CaseClaim, Interview, InterviewResult, User, utcnow
 from validation.models.assessment import INTERVIEW_KINDS, INTERVIEW_RESULTS
-from validation.services import access, audit, cases, evidence
+from validation.services import access, audit, cases, evidence, presence
 from validation.services.assessment import decisions_open
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from validation.services.evidence_requests import site_zone
@@ -270,6 +270,8 @@ _INTERVIEWS_OF = (
 
 def interviews_of(case_id: int) -> list[Interview]:
     """Every appointment of a case with its results, oldest first (two queries)."""
+    if presence.empty(case_id, "interviews"):
+        return []
     return list(db.session.execute(_INTERVIEWS_OF, {"case_id": case_id}).scalars())
 
 

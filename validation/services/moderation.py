@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, select
 
 from validation.extensions import db
 from validation.models import Case, Credential, CredentialPolicy, Moderation, ModerationView, User, utcnow
-from validation.services import access, audit
+from validation.services import access, audit, presence
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -122,6 +122,8 @@ _HISTORY = select(Moderation).where(Moderation.case_id == bindparam("case_id")).
 
 
 def history(case_id: int) -> list[Moderation]:
+    if presence.empty(case_id, "moderations"):
+        return []
     return list(db.session.execute(_HISTORY, {"case_id": case_id}).scalars())
 
 

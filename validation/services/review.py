@@ -30,7 +30,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.assessment import EVIDENCE_RULES
-from validation.services import access, assessment, audit
+from validation.services import access, assessment, audit, presence
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -444,10 +444,10 @@ def panel(user: User, view: CaseView) -> ReviewPanel:
     """Declarations and doubts of a case for the people allowed to see them, in at most three queries."""
     case = view.case
     declarations: list[ConflictDeclaration] = []
-    if user.role in ("coordinator", "admin"):
+    if user.role in ("coordinator", "admin") and not presence.empty(case.id, "conflict_declarations"):
         declarations = list(db.session.execute(_DECLARATIONS_OF, {"case_id": case.id}).scalars())
     doubts: dict[int, list[EvidenceDoubt]] = defaultdict(list)
-    if user.is_staff:
+    if user.is_staff and not presence.empty(case.id, "evidence_doubts"):
         for doubt in db.session.execute(_DOUBTS_OF, {"case_id": case.id}).scalars():
             doubts[doubt.item_id].append(doubt)
     ids = {d.assessor_id for d in declarations} | {d.assessor_id for rows in doubts.values() for d in rows}

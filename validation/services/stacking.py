@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from validation.extensions import db
 from validation.models import Award, AwardOutcome, CarriedOutcome, Case, LearningOutcome, User, utcnow
-from validation.services import assessment, audit, credentials
+from validation.services import assessment, audit, credentials, presence
 from validation.services.errors import Conflict, Invalid, NotFound
 
 #: Stored as the rationale of the "met" decision a confirmation records. It is data, kept in English like
@@ -120,6 +120,8 @@ def carried_of(case_id: int) -> dict[int, CarriedOutcome]:
     """The carry-overs of a case by outcome id, with their award, its credential and the earlier outcome: one
     query, and two more only when there are carry-overs (most cases have none, and a query joined to three
     tables cost a fifteenth of the case page to set up even when it found nothing)."""
+    if presence.empty(case_id, "carried_outcomes"):
+        return {}
     rows = db.session.execute(_CARRIED_OF, {"case_id": case_id}).scalars()
     return {c.outcome_id: c for c in rows}
 
