@@ -247,6 +247,23 @@ def test_the_suggestion_is_the_qualified_assessor_with_the_least_open_work(world
     assert outsider.id not in {u.id for u in [staffing.suggestion(case)]}
 
 
+def test_the_choices_follow_open_work_as_it_changes(world):
+    """The choices are kept per roster and kind of case; a change to anyone's open work sorts them afresh."""
+    who = world["who"]
+    case = db.session.get(Case, world["cases"]["a"])
+    assert [c.assessor.id for c in staffing.choices(case)][:2] == [who["other_assessor"].id, who["assessor"].id]
+    assert staffing.choices(case) == staffing.choices(case)
+    # The other assessor takes four cases: the assessor, with three, now has the least open work.
+    for _ in range(4):
+        candidate = factories.user("candidate", f"w{_}@test.example", f"W{_}")
+        factories.case_in_state("under_review", {**who, "candidate": candidate, "assessor": who["other_assessor"]},
+                                code="UA-BAKERY")
+    db.session.commit()
+    order = [(c.assessor.id, c.open_cases) for c in staffing.choices(case)][:2]
+    assert order == [(who["assessor"].id, 3), (who["other_assessor"].id, 4)]
+    assert staffing.suggestion(case).id == who["assessor"].id
+
+
 def _choice_of(case: Case, assessor_id: int) -> staffing.Choice:
     return next(c for c in staffing.choices(case) if c.assessor.id == assessor_id)
 

@@ -5,10 +5,10 @@ nothing costs as much as asking it for a row: a dozen such reads made a tenth of
 asks once, with an EXISTS per table on its case_id index, and each read of those records gives nothing
 straight away when the probe found nothing (`empty`).
 
-What the probe found holds until the session flushes, commits or rolls back: a record added in this
-transaction is flushed before anything reads it (autoflush), and the flush forgets the probe, so no read
-misses a row this request wrote. A row another request commits after the probe is missed as it would be had
-the page been read a moment earlier.
+What the probe found holds until the session flushes, commits or rolls back, and while nothing waits in the
+session to be added: a record added in this transaction is flushed before anything reads it (autoflush), and
+the flush forgets the probe, so no read misses a row this request wrote. A row another request commits after
+the probe is missed as it would be had the page been read a moment earlier.
 """
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ def probe(case_id: int) -> None:
 
 def empty(case_id: int, table: str) -> bool:
     """True only when this case was probed in this transaction, since its last flush, and `table` held none of
-    its rows; False (read it) whenever that is not known."""
+    its rows; False (read it) whenever that is not known. A record added and not yet flushed may be one of
+    them: then the read goes ahead, and flushes it first."""
     known = db.session.info.get(_KEY)
-    return known is not None and known[0] == case_id and table in known[1]
+    return known is not None and known[0] == case_id and table in known[1] and not db.session.new
 
 
 @event.listens_for(Session, "after_flush")

@@ -1,0 +1,45 @@
+"""The probe of a case's optional records: what it found empty is read as empty only until something is
+written, so no page misses a record its own request made. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests import factories
+from validation.extensions import db
+from validation.models import Case, Interview, utcnow
+from validation.services import interviews, presence
+
+
+def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
+    factories.load_catalog()
+    who = factories.people()
+    case = factories.case_in_state("under_review", who)
+    db.session.commit()
+    presence.probe(case.id)
+    assert presence.empty(case.id, "interviews")
+    assert not presence.empty(case.id + 1, "interviews")  # another case was not probed
+    assert interviews.interviews_of(case.id) == []
+    db.session.add(Interview(case_id=case.id, assessor_id=who["assessor"].id, kind="interview",
+                             scheduled_for=utcnow() + timedelta(days=2), place="Room 4"))
+    # The read flushes the new row first, and the flush forgets what the probe found.
+    assert [i.place for i in interviews.interviews_of(case.id)] == ["Room 4"]
+    assert not presence.empty(case.id, "interviews")
+    presence.probe(case.id)
+    assert not presence.empty(case.id, "interviews") and presence.empty(case.id, "appeals")
+    db.session.commit()
+    assert not presence.empty(case.id, "appeals")  # a commit forgets it too
+    presence.probe(case.id)
+    db.session.rollback()
+    assert not presence.empty(case.id, "appeals")
+
+
+def test_the_probe_sees_every_kind_of_record_it_names(ctx):
+    factories.load_catalog()
+    who = factories.people()
+    awarded = factories.case_in_state("awarded", who)
+    db.session.commit()
+    presence.probe(awarded.id)
+    found = {name for name in presence.PROBED if not presence.empty(awarded.id, name)}
+    assert {"awards", "outcome_decisions"} <= found, found
+    assert db.session.get(Case, awarded.id).outcome is not None
