@@ -136,3 +136,14 @@ def test_coordinators_see_the_situation_assessors_only_the_arrangements(app, ole
     for page in pages.values():
         assert "Large print, please." in page
     assert "Large print" not in html.unescape(olena.get(f"/cases/{case_id}").get_data(as_text=True))
+
+
+def test_the_form_library_s_own_messages_follow_the_reader_s_language(app, olena):
+    """WTForms' messages are read once per language and process: each page still has those of its reader."""
+    wrong = {"language": "en", "contact_by_email": "y", "target_group": "spy"}
+    assert "Not a valid choice" in html.unescape(post(olena, "/profile", wrong).get_data(as_text=True))
+    post(olena, "/language", {"language": "uk"})
+    refused = html.unescape(post(olena, "/profile", {**wrong, "language": "uk"}).get_data(as_text=True))
+    assert "Недійсний варіант" in refused and "Not a valid choice" not in refused
+    post(olena, "/language", {"language": "en"})
+    assert "Not a valid choice" in html.unescape(post(olena, "/profile", wrong).get_data(as_text=True))

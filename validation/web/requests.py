@@ -13,10 +13,14 @@ The body is therefore read through a 1 MB buffer, and the parser takes its 64 KB
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from typing import IO, Any
 
+from babel import support
 from flask import Request
+from flask_babel import get_locale
 from werkzeug.formparser import FormDataParser
+from wtforms.i18n import messages_path
 
 from validation.services import evidence
 
@@ -32,8 +36,21 @@ class _LargeReadFormDataParser(FormDataParser):
         return super().parse(stream, mimetype, content_length, options)
 
 
+@lru_cache(maxsize=16)
+def _wtforms_messages(language: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [language], domain="wtforms")
+
+
 class AppRequest(Request):
     form_data_parser_class = _LargeReadFormDataParser
+
+    @property
+    def wtforms_translations(self) -> support.Translations:
+        """WTForms' own messages ("This field is required.") in the page's language. Flask-WTF reads them from
+        this attribute of the request, and when it finds none there, it finds and parses the catalog file
+        again, once for every request that builds a form (a case page builds four): here each language's
+        catalog is read once per process."""
+        return _wtforms_messages(str(get_locale() or "en"))
 
     def _get_file_stream(
         self,
