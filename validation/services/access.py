@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from validation.extensions import db
 from validation.models import Case, User
@@ -24,11 +25,14 @@ def may_act_on_case(user: User, case: Case) -> bool:
 
 #: Every case page and action starts here: the statement is built once (building one costs more than running it).
 _CASE = select(Case).where(Case.id == bindparam("case_id"))
+#: A case read to be shown comes with its credential (every page of it names the credential): one query, not
+#: two. A case locked to act on does not: its credential row is not locked with it.
+_CASE_SHOWN = _CASE.options(joinedload(Case.credential, innerjoin=True))
 
 
 def case_for(user: User, case_id: int, *, lock: bool = False) -> Case:
     """The case if this user may see it. Candidates get 404 for others' cases, so ids reveal nothing."""
-    statement = _CASE
+    statement = _CASE if lock else _CASE_SHOWN
     if lock and db.session.get_bind().dialect.name == "postgresql":
         # The row as it is once locked: a case this request loaded earlier (to build its page, say) would
         # otherwise keep the attributes it was read with, and a version check would pass on a stale one.
