@@ -239,7 +239,7 @@ def test_every_allowed_trigger_moves_the_case(app, state, trigger):
         last = cases.transitions_of(case_id)[-1]
         assert (last.trigger, last.from_state, last.to_state) == (trigger, state, destination)
         assert last.reason == REASON.strip()
-        assert last.actor.role == role
+        assert db.session.get(User, last.actor_id).role == role
     shown = text_of(client.get(f"/cases/{case_id}"))
     assert f"Done: the case is now “{state_label(destination)}”." in shown
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Row, bindparam, select, text
 
 from validation.extensions import db
 from validation.models import AuditEvent, Case, User, utcnow
 from validation.models.audit import GENESIS_HASH
+from validation.services import reads
 
 # Facts are ids, counts, flags and short codes: never names, e-mail addresses or document text.
 _CODE = re.compile(r"^[A-Za-z0-9_.:\-]{0,64}$")
@@ -140,12 +141,21 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             db.session.expunge(event)
 
 
-_EVENTS_OF_CASE = select(AuditEvent).where(AuditEvent.case_id == bindparam("case_id")).order_by(AuditEvent.seq)
+#: A case's trail in the columns a page tells it by; not the chain's hashes (see `verify_chain`).
+_EVENTS_OF_CASE = (
+    select(AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.actor_id, AuditEvent.action, AuditEvent.case_id,
+           AuditEvent.from_state, AuditEvent.to_state, AuditEvent.facts)
+    .where(AuditEvent.case_id == bindparam("case_id"))
+    .order_by(AuditEvent.seq)
+)
 
 
-def events_for_case(case_id: int) -> list[AuditEvent]:
-    return list(db.session.execute(_EVENTS_OF_CASE, {"case_id": case_id}).scalars().all())
+def events_for_case(case_id: int) -> list[Row[Any]]:
+    """The case's events, oldest first, as plain rows named as the events' columns: the trail is only ever read,
+    and the ORM's handling of each event (an object, its state, a place in the session) cost more than the
+    query on the case page."""
+    return list(reads.plain(_EVENTS_OF_CASE, {"case_id": case_id}))
 
 
-def facts_of(event: AuditEvent) -> dict[str, Any]:
+def facts_of(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     return json.loads(event.facts)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import Row, bindparam, inspect, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,7 +16,6 @@ import workflows
 from validation.extensions import db
 from validation.models import (
     Appeal,
-    AuditEvent,
     Award,
     CandidateProfile,
     CarriedOutcome,
@@ -43,6 +44,8 @@ from validation.services import (
     presence,
     stacking,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -105,8 +108,9 @@ class CaseView:
     claims: list[ClaimView]
     items: list[EvidenceItem]
     actions: list[workflows.Transition]
-    transitions: list[CaseTransition]
-    timeline: list[AuditEvent]
+    #: The case's moves and its audit trail, as plain rows (cases.transitions_of, audit.events_for_case).
+    transitions: list[Row[Any]]
+    timeline: list[Row[Any]]
     people: dict[int, User]
     award: Award | None
     evidence_open: bool
@@ -117,7 +121,7 @@ class CaseView:
     gaps: list[str]
     self_assessment_open: bool
     #: The last reason given that led to the current state (e.g. the request for more evidence).
-    message: CaseTransition | None
+    message: Row[Any] | None
     #: Candidates see decisions once the assessor asks for more or the case is closed; staff always.
     show_decisions: bool
     #: The candidate's profile, for staff: coordinators see all of it, assessors only accessibility needs.
@@ -288,7 +292,7 @@ class CaseCard:
     message: CaseTransition | None
 
 
-def _current_message(case: Case, with_reason: list[CaseTransition]) -> CaseTransition | None:
+def _current_message(case: Case, with_reason: Sequence[T]) -> T | None:
     """The newest reason, if it is the one that brought the case where it is now."""
     last = with_reason[-1] if with_reason else None
     return last if last is not None and last.to_state == case.state else None

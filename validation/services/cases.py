@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 import workflows
@@ -23,7 +24,7 @@ from validation.models import (
     utcnow,
 )
 from validation.models.cases import SELF_ASSESSMENT
-from validation.services import access, audit, profiles, queues, reports, stacking, staffing
+from validation.services import access, audit, profiles, queues, reads, reports, stacking, staffing
 from validation.services.assessment import DECISION_TRIGGERS, current_decisions
 from validation.services.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.definition import top_level_line
@@ -376,12 +377,18 @@ def _notify_assigned(case: Case, assessor: User) -> None:
 
 
 _TRANSITIONS_OF = (
-    select(CaseTransition).where(CaseTransition.case_id == bindparam("case_id")).order_by(CaseTransition.sequence)
+    select(CaseTransition.id, CaseTransition.case_id, CaseTransition.sequence, CaseTransition.trigger,
+           CaseTransition.from_state, CaseTransition.to_state, CaseTransition.actor_id, CaseTransition.reason,
+           CaseTransition.created_at)
+    .where(CaseTransition.case_id == bindparam("case_id"))
+    .order_by(CaseTransition.sequence)
 )
 
 
-def transitions_of(case_id: int) -> list[CaseTransition]:
-    return list(db.session.execute(_TRANSITIONS_OF, {"case_id": case_id}).scalars())
+def transitions_of(case_id: int) -> list[Row[Any]]:
+    """The case's moves, oldest first, as plain rows named as the transitions' columns (read only, as
+    `audit.events_for_case`): who made one is in the page's people, by `actor_id`."""
+    return list(reads.plain(_TRANSITIONS_OF, {"case_id": case_id}))
 
 
 def counts_by_state() -> Counter[str]:

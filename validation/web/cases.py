@@ -92,8 +92,9 @@ def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: igno
     # Each form is built only for a page that shows it: a form is built field by field, on every view.
     if "evidence_form" not in forms:
         forms["evidence_form"] = _evidence_form(view) if view.may_add_evidence else None
-    if "transition_form" not in forms:
-        forms["transition_form"] = TransitionForm(version=view.case.lock_version) if view.actions else None
+    # The actions' forms are written out in the template (a token and the version): a form object is built
+    # only by a refused action, to give back what was typed.
+    forms.setdefault("transition_form", None)
     forms.setdefault("self_assessment_error", None)
     forms.setdefault("assign_form", _assign_form(view) if view.may_assign else None)
     forms.setdefault(
