@@ -745,6 +745,11 @@ def test_assignment_must_name_an_active_assessor(app):
     for person in ("candidate", "coordinator", "admin"):
         response = assign(coordinator, case_id, user_id(app, person))
         assert response.status_code == 422
+        # Said beside the choice, and the page still offers every assessor, none of them chosen for the person.
+        page = response.get_data(as_text=True)
+        assert 'aria-invalid="true"' in page and 'id="assessor_id-error"' in page
+        assert f'<option value="{user_id(app, "assessor")}"' in page
+        assert f'<option value="{user_id(app, person)}"' not in page
     assert snapshot(app, case_id) == before
 
 

@@ -42,6 +42,7 @@ from validation.services import (
     intake,
     moderation,
     presence,
+    reads,
     stacking,
 )
 
@@ -124,8 +125,9 @@ class CaseView:
     message: Row[Any] | None
     #: Candidates see decisions once the assessor asks for more or the case is closed; staff always.
     show_decisions: bool
-    #: The candidate's profile, for staff: coordinators see all of it, assessors only accessibility needs.
-    profile: CandidateProfile | None
+    #: The candidate's profile, for staff (a plain row): coordinators see all of it, assessors only
+    #: accessibility needs.
+    profile: Row[Any] | None
     #: Attestations asked of referees, newest first (the owner and staff see them).
     referee_requests: list[RefereeRequest] = field(default_factory=list)
     #: The owner's resumable uploads still receiving bytes, so an interrupted one can be resumed.
@@ -180,6 +182,11 @@ _CLAIMS = (
     .order_by(CaseClaim.position)
 )
 _LINKS = select(EvidenceLink).where(EvidenceLink.case_id == bindparam("case_id"))
+#: What staff read of the candidate's profile on the case page, as a plain row.
+_PROFILE = select(
+    CandidateProfile.target_group, CandidateProfile.contact_by_email, CandidateProfile.contact_by_phone,
+    CandidateProfile.phone, CandidateProfile.accessibility_needs,
+).where(CandidateProfile.user_id == bindparam("user_id"))
 _PEOPLE = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 _REFEREE_REQUESTS = (
     select(RefereeRequest).where(RefereeRequest.case_id == bindparam("case_id")).order_by(RefereeRequest.id.desc())
@@ -247,7 +254,7 @@ def build(user: User, case_id: int) -> CaseView:
         may_decide=acting and user.role == "assessor" and decisions_open and case.assessor_id == user.id,
         may_assign=acting and user.role == "coordinator" and (case.is_open or case.state == "appealed"),
         gaps=[c.claim.outcome.code for c in claims if c.coverage == "missing"],
-        profile=db.session.get(CandidateProfile, case.candidate_id) if user.is_staff else None,
+        profile=reads.plain(_PROFILE, {"user_id": case.candidate_id}).one_or_none() if user.is_staff else None,
         message=_current_message(case, [t for t in transitions if t.reason]),
         show_decisions=sees_decisions and (
             user.role != "candidate" or not case.is_open or (open_for_evidence and case.submission_round > 1)

@@ -77,15 +77,29 @@ def _labelled(_language: str, choices: tuple[staffing.Choice, ...]) -> AssessorO
 
 
 def _assign_form(view: case_view.CaseView) -> AssignForm:
+    """The assignment as sent, checked against the assessors the page offers."""
+    form = AssignForm()
+    # A copy: the form's choices are its own, the kept list is every page's.
+    form.assessor_id.choices = list(assessor_choices(view.case).choices)
+    return form
+
+
+class AssignSection(NamedTuple):
+    """What the case page's assessor section shows: the options, the suggestion, the one chosen."""
+
+    options: Markup
+    suggested: staffing.Person | None
+    #: The assessor of the case, or else the suggestion.
+    chosen: int | None
+
+
+def _assign_section(view: case_view.CaseView) -> AssignSection:
+    """Written out in the template, not as a form object: no form is built for a page only opened (a refused
+    assignment comes back as `assign_form`, with its errors and its choice)."""
     options = assessor_choices(view.case)
     suggested = options.suggested
     chosen = view.case.assessor_id or (suggested.id if suggested is not None else None)
-    form = AssignForm(version=view.case.lock_version, assessor_id=chosen)
-    # A copy: the form's choices are its own, the kept list is every page's.
-    form.assessor_id.choices = list(options.choices)
-    form.suggested = suggested  # type: ignore[attr-defined]
-    form.options = options.html  # type: ignore[attr-defined]
-    return form
+    return AssignSection(options.html, suggested, chosen)
 
 
 def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: ignore[no-untyped-def]
@@ -96,7 +110,8 @@ def _render(view: case_view.CaseView, status: int = 200, **forms):  # type: igno
     # only by a refused action, to give back what was typed.
     forms.setdefault("transition_form", None)
     forms.setdefault("self_assessment_error", None)
-    forms.setdefault("assign_form", _assign_form(view) if view.may_assign else None)
+    forms.setdefault("assign_form", None)
+    forms["assign"] = _assign_section(view) if view.may_assign else None
     forms.setdefault(
         "decision_forms",
         {
