@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from collections.abc import Callable
+from typing import Any
+
+from babel.support import Translations
+from flask_babel import get_translations
+from sqlalchemy import Row
 
 import workflows
 from validation.models import AuditEvent, User
@@ -48,7 +53,19 @@ CREDENTIAL_SENTENCES = {
 VERDICTS = {"met": N_("met"), "not_met": N_("not yet met"), "more_evidence": N_("more evidence needed")}
 
 
-def describe(event: AuditEvent, people: dict[int, User], definition: workflows.Definition) -> str:
+def _in(catalog: Translations) -> Callable[..., str]:
+    """gettext on one catalog: a page tells its whole trail in one language, and Flask-Babel's own looks the
+    catalog up again (the request, the locale, a cache) for each of the trail's two or three strings per event."""
+
+    def translate(text: str, **variables: object) -> str:
+        found = catalog.ugettext(text)
+        return found % variables if variables else found
+
+    return translate
+
+
+def describe(event: AuditEvent | Row[Any], people: dict[int, User], definition: workflows.Definition) -> str:
+    _ = _in(get_translations())
     facts = facts_of(event)
     actor = people[event.actor_id].display_name if event.actor_id in people else _("The system")
     if event.action == "case.opened":
@@ -84,13 +101,14 @@ def describe(event: AuditEvent, people: dict[int, User], definition: workflows.D
         return _(CARRY_OVER_SENTENCES[event.action], actor=actor)
     if event.action in CREDENTIAL_SENTENCES:
         return _(CREDENTIAL_SENTENCES[event.action], actor=actor)
-    sentence = _referee_or_upload(event.action, facts, actor)
+    sentence = _referee_or_upload(event.action, facts, actor, _)
     if sentence is not None:
         return sentence
     return _("%(actor)s: %(action)s", actor=actor, action=event.action)
 
 
-def _referee_or_upload(action: str, facts: dict, actor: str) -> str | None:  # type: ignore[type-arg]
+def _referee_or_upload(action: str, facts: dict, actor: str,  # type: ignore[type-arg]
+                       _: Callable[..., str]) -> str | None:
     """Attestations asked of referees and resumable uploads, told without names, addresses or file names."""
     if action == "referee.requested":
         return _("%(actor)s asked a referee to confirm %(count)s outcome(s).", actor=actor,
