@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import String, cast, delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from validation.extensions import db
@@ -219,12 +219,30 @@ _QUALIFICATIONS = select(
     AssessorQualification.assessor_id, AssessorQualification.credential_id, AssessorQualification.sector
 )
 _LANGUAGES = select(AssessorLanguage.assessor_id, AssessorLanguage.language)
-#: In one order, so that two reads of the same open work compare equal (see `choices`).
-_OPEN_WORK = (
-    select(AssessorWorkload.assessor_id, AssessorWorkload.open_cases)
+#: Everyone's open work as one text, "id:count,id:count": the database writes it out, so a page reads one value
+#: and compares one string with the one its kept choices were sorted by, instead of two hundred rows (see
+#: `choices`). Listed in assessor order, so that the same work reads as the same text; were the order ever to
+#: change, the text would differ and the choices would only be worked out again.
+_WORK_PAIRS = (
+    select((cast(AssessorWorkload.assessor_id, String) + ":" + cast(AssessorWorkload.open_cases, String))
+           .label("pair"))
     .where(AssessorWorkload.open_cases > 0)
     .order_by(AssessorWorkload.assessor_id)
+    .subquery()
 )
+_OPEN_WORK = {
+    "sqlite": select(func.group_concat(_WORK_PAIRS.c.pair, ",")),
+    "postgresql": select(func.string_agg(_WORK_PAIRS.c.pair, ",")),
+}
+
+
+def _open_work() -> str:
+    return reads.plain(_OPEN_WORK[db.session.get_bind().dialect.name]).scalar() or ""
+
+
+def _parse_work(text: str) -> dict[int, int]:
+    pairs = (pair.split(":") for pair in text.split(",")) if text else ()
+    return {int(assessor_id): int(n) for assessor_id, n in pairs}
 
 
 class _Roster:
@@ -237,7 +255,7 @@ class _Roster:
 
     def __init__(self, assessors: list[_Assessor]) -> None:
         self.assessors = assessors
-        self.slates: dict[tuple[object, ...], tuple[tuple[tuple[int, int], ...], tuple[Choice, ...]]] = {}
+        self.slates: dict[tuple[object, ...], tuple[str, tuple[Choice, ...]]] = {}
 
 
 def _roster() -> _Roster:
@@ -275,15 +293,14 @@ def choices(case: Case, exclude: Iterable[int] = ()) -> tuple[Choice, ...]:
     the one it was sorted by. Every case page a coordinator opens asks, and two hundred tests and a sort cost
     more than the rest of the assessor section."""
     roster = _roster()
-    # Plain tuples: two hundred of them compare at C speed, where rows compare one Python call at a time.
-    work = tuple((assessor_id, n) for assessor_id, n in reads.plain(_OPEN_WORK))
+    work = _open_work()
     credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
     excluded = set(exclude) | {case.candidate_id}
     key = (credential_id, sector, language, frozenset(excluded))
     found = roster.slates.get(key)
     if found is not None and found[0] == work:
         return found[1]
-    open_cases = dict(work)
+    open_cases = _parse_work(work)
     result = []
     for assessor in roster.assessors:
         person = assessor.person
