@@ -31,6 +31,9 @@ _WATCHED = (User, Centre, Credential, AssessorQualification, AssessorLanguage)
 
 #: Read by every queue page before anything else, so built once.
 _STAMP = select(ReferenceStamp.stamp).where(ReferenceStamp.name == bindparam("name"))
+#: The choices stamp as a column, for a page to read it in the same query as something else (see
+#: `kept_under_stamp`'s `current`).
+CURRENT = select(ReferenceStamp.stamp).where(ReferenceStamp.name == CHOICES).scalar_subquery()
 
 
 def stamp(name: str = CHOICES) -> int:
@@ -39,12 +42,14 @@ def stamp(name: str = CHOICES) -> int:
     return reads.plain(_STAMP, {"name": name}).scalar() or 0
 
 
-def kept_under_stamp(name: str, key: Hashable, build: Callable[[], T]) -> T:
+def kept_under_stamp(name: str, key: Hashable, build: Callable[[], T], current: int | None = None) -> T:
     """What `build` makes from the lists, kept per app (and per `key`, a language say) for as long as the stamp
     is the one it was built under. The stamp is read before `build` runs, so a change made while it reads is
-    built again at the next call rather than kept under the new stamp."""
+    built again at the next call rather than kept under the new stamp; a caller that has just read it (as
+    `CURRENT`, in its own query) gives it as `current`."""
     store: dict[Hashable, tuple[int, T]] = current_app.extensions.setdefault(f"{CHOICES}:{name}", {})
-    current = stamp()
+    if current is None:
+        current = stamp()
     found = store.get(key)
     if found is not None and found[0] == current:
         return found[1]

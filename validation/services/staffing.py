@@ -230,14 +230,16 @@ _WORK_PAIRS = (
     .order_by(AssessorWorkload.assessor_id)
     .subquery()
 )
+#: With the choices stamp, read in the same query: the roster kept under it is then known to be current.
 _OPEN_WORK = {
-    "sqlite": select(func.group_concat(_WORK_PAIRS.c.pair, ",")),
-    "postgresql": select(func.string_agg(_WORK_PAIRS.c.pair, ",")),
+    "sqlite": select(choices_stamp.CURRENT, func.group_concat(_WORK_PAIRS.c.pair, ",")),
+    "postgresql": select(choices_stamp.CURRENT, func.string_agg(_WORK_PAIRS.c.pair, ",")),
 }
 
 
-def _open_work() -> str:
-    return reads.plain(_OPEN_WORK[db.session.get_bind().dialect.name]).scalar() or ""
+def _stamp_and_open_work() -> tuple[int, str]:
+    current, work = reads.plain(_OPEN_WORK[db.session.get_bind().dialect.name]).one()
+    return current or 0, work or ""
 
 
 def _parse_work(text: str) -> dict[int, int]:
@@ -258,12 +260,12 @@ class _Roster:
         self.slates: dict[tuple[object, ...], tuple[str, tuple[Choice, ...]]] = {}
 
 
-def _roster() -> _Roster:
+def _roster(current: int | None = None) -> _Roster:
     """Every active assessor with their qualifications and languages, by name. Kept per app under the choices
     stamp (services/choices.py), which a change to an account or a qualification renews: these change when an
     administrator says so, while every case page a coordinator opens reads them (two hundred assessors, with a
     test of each one's qualification in the query, cost a tenth of the page)."""
-    return choices_stamp.kept_under_stamp("assessor_roster", None, _read_roster)
+    return choices_stamp.kept_under_stamp("assessor_roster", None, _read_roster, current)
 
 
 def _read_roster() -> _Roster:
@@ -285,15 +287,15 @@ def _read_roster() -> _Roster:
 
 def choices(case: Case, exclude: Iterable[int] = ()) -> tuple[Choice, ...]:
     """Every active assessor for this case: the qualified ones first, fewest open cases first; the first of
-    them is the suggestion. Two queries however many assessors there are: the stamp of the kept roster, and
+    them is the suggestion. One query however many assessors there are: the stamp of the kept roster with
     everyone's open work (the kept counts).
 
     What decides the answer is the roster, the open work and the case's credential, sector and language: the
     answer is kept with the roster for those, and given again (the same tuple) while the open work read is
     the one it was sorted by. Every case page a coordinator opens asks, and two hundred tests and a sort cost
     more than the rest of the assessor section."""
-    roster = _roster()
-    work = _open_work()
+    current, work = _stamp_and_open_work()
+    roster = _roster(current)
     credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
     excluded = set(exclude) | {case.candidate_id}
     key = (credential_id, sector, language, frozenset(excluded))
