@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from babel.support import Translations
 from flask_babel import get_translations
+from markupsafe import Markup, escape
 from sqlalchemy import Row
 
 import workflows
@@ -64,8 +65,23 @@ def _in(catalog: Translations) -> Callable[..., str]:
     return translate
 
 
-def describe(event: AuditEvent | Row[Any], people: dict[int, User], definition: workflows.Definition) -> str:
+def items(timeline: Sequence[AuditEvent | Row[Any]], people: dict[int, User], definition: workflows.Definition
+          ) -> Markup:
+    """The trail as the case page lists it, each event an <li> with its moment and its sentence, written out in
+    one pass: a template loop cost twice the sentences themselves (a call, two dates and an escape per event,
+    each through the template's machinery), and a long case has hundreds of events."""
     _ = _in(get_translations())
+    return Markup("\n".join(  # noqa: S704 (the sentences are escaped; the dates are digits)
+        f'<li><time datetime="{e.occurred_at.isoformat()}">{e.occurred_at.strftime("%Y-%m-%d %H:%M")} UTC</time>'
+        f" — {escape(describe(e, people, definition, _))}</li>"
+        for e in timeline
+    ))
+
+
+def describe(event: AuditEvent | Row[Any], people: dict[int, User], definition: workflows.Definition,
+             _: Callable[..., str] | None = None) -> str:
+    """One event as a sentence in the reader's language (`_`: a gettext already bound to their catalog)."""
+    _ = _ or _in(get_translations())
     facts = facts_of(event)
     actor = people[event.actor_id].display_name if event.actor_id in people else _("The system")
     if event.action == "case.opened":
