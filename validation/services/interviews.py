@@ -315,7 +315,8 @@ def panel(user: User, case: Case, events: Iterable[AuditEvent], show_results: bo
     """Everything the case page's interview section needs: two queries, whatever the number of interviews."""
     interviews = interviews_of(case.id)
     claimed = cases.claimed(case)
-    by_outcome = {c.outcome_id: OutcomeResults(c) for c in claimed}
+    # Results and recordings belong to appointments: a case without any (most cases) has none to gather.
+    by_outcome = {c.outcome_id: OutcomeResults(c) for c in claimed} if interviews else {}
     for interview in interviews:
         for result in interview.results:
             if result.outcome_id in by_outcome:
@@ -325,7 +326,7 @@ def panel(user: User, case: Case, events: Iterable[AuditEvent], show_results: bo
     return Panel(
         interviews=interviews,
         results=[g for g in by_outcome.values() if g.entries] if show_results else [],
-        recordings=recordings_of(events),
+        recordings=recordings_of(events) if interviews else {},
         may_schedule=may_schedule(case, user),
         moves_case=case.state != interview_state(case),
         may_record=may_record(case, user),
