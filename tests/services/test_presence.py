@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from tests import factories
 from validation.extensions import db
-from validation.models import Case, Interview, utcnow
-from validation.services import interviews, presence
+from validation.models import Case, IntakeResponse, Interview, utcnow
+from validation.services import intake, interviews, presence
 
 
 def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
@@ -16,7 +16,7 @@ def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
     who = factories.people()
     case = factories.case_in_state("under_review", who)
     db.session.commit()
-    presence.probe(case.id)
+    presence.probe(case.id, case.candidate_id)
     assert presence.empty(case.id, "interviews")
     assert not presence.empty(case.id + 1, "interviews")  # another case was not probed
     assert interviews.interviews_of(case.id) == []
@@ -25,11 +25,11 @@ def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
     # The read flushes the new row first, and the flush forgets what the probe found.
     assert [i.place for i in interviews.interviews_of(case.id)] == ["Room 4"]
     assert not presence.empty(case.id, "interviews")
-    presence.probe(case.id)
+    presence.probe(case.id, case.candidate_id)
     assert not presence.empty(case.id, "interviews") and presence.empty(case.id, "appeals")
     db.session.commit()
     assert not presence.empty(case.id, "appeals")  # a commit forgets it too
-    presence.probe(case.id)
+    presence.probe(case.id, case.candidate_id)
     db.session.rollback()
     assert not presence.empty(case.id, "appeals")
 
@@ -39,7 +39,22 @@ def test_the_probe_sees_every_kind_of_record_it_names(ctx):
     who = factories.people()
     awarded = factories.case_in_state("awarded", who)
     db.session.commit()
-    presence.probe(awarded.id)
+    presence.probe(awarded.id, awarded.candidate_id)
     found = {name for name in presence.PROBED if not presence.empty(awarded.id, name)}
     assert {"awards", "outcome_decisions"} <= found, found
     assert db.session.get(Case, awarded.id).outcome is not None
+
+
+def test_a_candidate_without_intake_answers_is_probed_too(ctx):
+    """The intake section of the case page: the candidate's answers, read only when there are some."""
+    factories.load_catalog()
+    who = factories.people()
+    case = factories.case_in_state("under_review", who)
+    db.session.commit()
+    presence.probe(case.id, case.candidate_id)
+    assert presence.empty_for_candidate(case.candidate_id, "intake_responses")
+    assert not presence.empty_for_candidate(who["assessor"].id, "intake_responses")  # not the probed one
+    assert intake.latest_for(case.candidate_id) is None
+    db.session.add(IntakeResponse(user_id=case.candidate_id, form_key="general", form_version=1, language="en",
+                                  answers={}))
+    assert intake.latest_for(case.candidate_id) is not None  # waiting in the session: read, and flushed first

@@ -196,7 +196,7 @@ _REFEREE_REQUESTS = (
 def build(user: User, case_id: int) -> CaseView:
     case = access.case_for(user, case_id)
     # Which optional records the case has at all: the reads below of those it has none of cost nothing.
-    presence.probe(case.id)
+    presence.probe(case.id, case.candidate_id)
     # The claims with their outcomes in one query, rather than one query per outcome as the page reads them.
     if "claims" in inspect(case).unloaded:
         claims = db.session.execute(_CLAIMS, {"case_id": case.id}).scalars().all()

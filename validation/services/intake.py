@@ -23,7 +23,7 @@ from forms.intake import IntakeError, Question, Questionnaire
 from validation.extensions import db
 from validation.models import User
 from validation.models.intake import IntakeResponse
-from validation.services import audit, profiles
+from validation.services import audit, presence, profiles
 from validation.services.errors import Forbidden, Invalid
 
 DEFAULT_FILE = "default.yaml"
@@ -78,6 +78,8 @@ _LATEST = (
 
 def latest_for(user_id: int) -> IntakeResponse | None:
     """The newest response of a candidate, whichever questionnaire it answered."""
+    if presence.empty_for_candidate(user_id, "intake_responses"):
+        return None
     return db.session.execute(_LATEST, {"user_id": user_id}).scalar_one_or_none()
 
 

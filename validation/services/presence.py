@@ -25,6 +25,7 @@ from validation.models import (
     EvidenceDoubt,
     EvidenceItem,
     EvidenceRequest,
+    IntakeResponse,
     Interview,
     Moderation,
     OutcomeDecision,
@@ -41,16 +42,22 @@ PROBED = {
         Interview, Moderation, OutcomeDecision, RefereeRequest, UploadSession,
     )
 }
+#: The candidate's own records the case page shows staff, each by its table's name (an index on user_id).
+PROBED_BY_CANDIDATE = {model.__tablename__: model for model in (IntakeResponse,)}
 _PROBE = select(
-    *(exists().where(model.case_id == bindparam("case_id")).label(name) for name, model in PROBED.items())
+    *(exists().where(model.case_id == bindparam("case_id")).label(name) for name, model in PROBED.items()),
+    *(exists().where(model.user_id == bindparam("candidate_id")).label(name)
+      for name, model in PROBED_BY_CANDIDATE.items()),
 )
 _KEY = "case_presence"
 
 
-def probe(case_id: int) -> None:
-    """Find which probed tables hold no row of this case, for `empty` to answer until the next flush."""
-    row = reads.plain(_PROBE, {"case_id": case_id}).one()
-    db.session.info[_KEY] = (case_id, frozenset(name for name, found in row._mapping.items() if not found))
+def probe(case_id: int, candidate_id: int) -> None:
+    """Find which probed tables hold no row of this case (or of its candidate), for `empty` and
+    `empty_for_candidate` to answer until the next flush."""
+    row = reads.plain(_PROBE, {"case_id": case_id, "candidate_id": candidate_id}).one()
+    found_none = frozenset(name for name, found in row._mapping.items() if not found)
+    db.session.info[_KEY] = (case_id, candidate_id, found_none)
 
 
 def empty(case_id: int, table: str) -> bool:
@@ -58,7 +65,13 @@ def empty(case_id: int, table: str) -> bool:
     its rows; False (read it) whenever that is not known. A record added and not yet flushed may be one of
     them: then the read goes ahead, and flushes it first."""
     known = db.session.info.get(_KEY)
-    return known is not None and known[0] == case_id and table in known[1] and not db.session.new
+    return known is not None and known[0] == case_id and table in known[2] and not db.session.new
+
+
+def empty_for_candidate(user_id: int, table: str) -> bool:
+    """As `empty`, for a table of the candidate's own records (`PROBED_BY_CANDIDATE`)."""
+    known = db.session.info.get(_KEY)
+    return known is not None and known[1] == user_id and table in known[2] and not db.session.new
 
 
 @event.listens_for(Session, "after_flush")
