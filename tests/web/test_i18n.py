@@ -136,6 +136,22 @@ def test_case_page_and_service_refusal_in_ukrainian(seeded: Flask, client: Flask
     assert "У вас уже є відкрита справа за цією мікрокваліфікацією." in _text(refused)
 
 
+def test_the_case_page_states_the_outcomes_in_each_reader_s_language(seeded: Flask, client: FlaskClient) -> None:
+    """Each outcome's catalog text is written out once per language: the next reader in another language
+    still gets theirs."""
+    login(client, "olena@test.example")
+    post(client, "/language", {"language": "en"})
+    page = post(client, f"/catalog/{BAKERY['code']}/open", follow_redirects=True)
+    outcome = BAKERY["outcomes"][0]
+    english = _text(page)
+    assert outcome["text"]["en"] in english and outcome["criteria"][0]["en"] in english
+    assert "Assessment criteria" in english and outcome["text"]["uk"] not in english
+    post(client, "/language", {"language": "uk"})
+    ukrainian = _in_ukrainian(client.get(page.request.path))
+    assert outcome["text"]["uk"] in ukrainian and outcome["criteria"][0]["uk"] in ukrainian
+    assert "Критерії оцінювання" in ukrainian and outcome["text"]["en"] not in ukrainian
+
+
 # --- choosing the language -----------------------------------------------------------------------------
 
 

@@ -6,16 +6,16 @@ import uuid
 from functools import lru_cache
 from typing import NamedTuple
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from forms.cases import AssignForm, DecisionForm, EvidenceForm, SelfAssessmentForm, TransitionForm
 from validation.extensions import db
-from validation.models import Case
+from validation.models import Case, Credential, LearningOutcome
 from validation.services import access, assessment, case_view, cases, evidence, review, staffing
 from validation.services.errors import Invalid, ServiceError
 from validation.web.coordinator import select_options
@@ -74,6 +74,27 @@ def _labelled(_language: str, choices: tuple[staffing.Choice, ...]) -> AssessorO
         labelled.append((c.assessor.id, label + not_qualified if c.refusal is not None else label))
     suggested = next((c.assessor for c in choices if c.refusal is None), None)
     return AssessorOptions(labelled, select_options(labelled), suggested)
+
+
+@bp.app_template_global()
+def outcome_head(outcome: LearningOutcome, credential: Credential, language: str) -> Markup:
+    """An outcome as the catalog states it, for its article on the case page: code, credits, text and assessment
+    criteria in the reader's language. A credential's version never changes once imported (a change comes as
+    a new version, see `catalog.import_catalog`), so each is written out once per process and language, keyed
+    by the version's content digest; the case page lists every outcome of the credential on every view."""
+    kept: dict[tuple[str, str, str], Markup] = current_app.extensions.setdefault("outcome_heads", {})
+    key = (credential.source_digest, outcome.code, language)
+    head = kept.get(key)
+    if head is None:
+        criteria = "".join(f"<li>{escape(c)}</li>" for c in outcome.criteria_in(language))
+        head = kept[key] = Markup(  # noqa: S704 (every text from the catalog is escaped)
+            f'<h3>{escape(outcome.code)} <span class="meta">({round(outcome.credits, 1)} '
+            f"{escape(_(credential.credits_system))})</span></h3>\n"
+            f"      <p>{escape(outcome.text_in(language))}</p>\n"
+            f"      <details><summary>{escape(_('Assessment criteria'))}</summary>\n"
+            f"        <ol>{criteria}</ol></details>"
+        )
+    return head
 
 
 def _assign_form(view: case_view.CaseView) -> AssignForm:
