@@ -762,3 +762,21 @@ def test_a_closed_case_cannot_be_assigned(app, state):
     assert response.status_code == 409
     assert "This case is closed" in text_of(response)
     assert snapshot(app, case_id) == before
+
+
+def test_names_written_out_in_python_are_escaped_on_the_case_page(app):
+    """The timeline and the assessor list are written out in one pass, not by the template: a name with markup
+    in it is shown as text there as everywhere."""
+    case_id = make_case(app, "screening")
+    with app.app_context():
+        people = who()
+        people["coordinator"].display_name = '<script>alert("c")</script>'
+        people["other_assessor"].display_name = '<b onmouseover="x">Eve</b>'
+        db.session.commit()
+        cases.assign_assessor(case_id, people["other_assessor"].id, people["coordinator"])
+        db.session.commit()
+    page = client_for(app, "coordinator").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "<script>alert" not in page and "<b onmouseover" not in page
+    timeline = page[page.index('<ol class="timeline">'):]
+    assert "&lt;script&gt;alert(&#34;c&#34;)&lt;/script&gt; assigned another assessor." in timeline
+    assert '&lt;b onmouseover=&#34;x&#34;&gt;Eve&lt;/b&gt; — ' in page  # the option's label
