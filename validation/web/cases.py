@@ -59,7 +59,7 @@ def assessor_choices(case: Case) -> AssessorOptions:
 @lru_cache(maxsize=256)
 def _labelled(_language: str, choices: tuple[staffing.Choice, ...]) -> AssessorOptions:
     """Two hundred labels: each plural form is looked up in the catalog once per count, not once per assessor.
-    The language is part of the key: the labels are in the language of the page that asked first."""
+    The page's language is part of the key, as the labels are written in it."""
     catalog = get_translations()
     not_qualified = " — " + _("not qualified")
     forms: dict[int, str] = {}
