@@ -253,6 +253,13 @@ def test_the_choices_follow_open_work_as_it_changes(world):
     case = db.session.get(Case, world["cases"]["a"])
     assert [c.assessor.id for c in staffing.choices(case)][:2] == [who["other_assessor"].id, who["assessor"].id]
     assert staffing.choices(case) == staffing.choices(case)
+    # One list for every case of the same kind (credential and language), whoever its candidate: what is kept
+    # grows with the kinds of case, not with the candidates.
+    other = accounts.create_user(email="k@test.example", display_name="K", password=factories.PASSWORD,
+                                 role="candidate", actor=None, language=case.candidate.preferred_language)
+    same_kind = factories.case_in_state("draft", {**who, "candidate": other}, code="UA-BAKERY")
+    assert same_kind.candidate_id != case.candidate_id
+    assert staffing.choices(same_kind) is staffing.choices(case)
     # The other assessor takes four cases: the assessor, with three, now has the least open work.
     for _ in range(4):
         candidate = factories.user("candidate", f"w{_}@test.example", f"W{_}")

@@ -253,10 +253,12 @@ class _Roster:
     Kept with the roster, the choices go when it goes (a change to an account or a qualification); each is
     kept with the open work it was sorted by, and worked out again when that work has changed."""
 
-    __slots__ = ("assessors", "slates")
+    __slots__ = ("assessors", "ids", "slates")
 
     def __init__(self, assessors: list[_Assessor]) -> None:
         self.assessors = assessors
+        self.ids = frozenset(a.person.id for a in assessors)
+        #: By credential, sector and language: a bounded number of kinds of case, whoever the candidate.
         self.slates: dict[tuple[object, ...], tuple[str, tuple[Choice, ...]]] = {}
 
 
@@ -297,9 +299,12 @@ def choices(case: Case, exclude: Iterable[int] = ()) -> tuple[Choice, ...]:
     current, work = _stamp_and_open_work()
     roster = _roster(current)
     credential_id, sector, language = case.credential_id, case.credential.sector, _case_language(case)
-    excluded = set(exclude) | {case.candidate_id}
-    key = (credential_id, sector, language, frozenset(excluded))
-    found = roster.slates.get(key)
+    # Left out: the candidate (rarely an assessor too) and whoever the caller names (a moderator's choice
+    # leaves out the case's assessor). Only a list that leaves out no assessor is kept: kept per excluded
+    # person, the lists would grow with every candidate and every assessor.
+    excluded = (set(exclude) | {case.candidate_id}) & roster.ids
+    key = (credential_id, sector, language)
+    found = roster.slates.get(key) if not excluded else None
     if found is not None and found[0] == work:
         return found[1]
     open_cases = _parse_work(work)
@@ -315,7 +320,8 @@ def choices(case: Case, exclude: Iterable[int] = ()) -> tuple[Choice, ...]:
         result.append(Choice(person, open_cases.get(person.id, 0), reason))
     result.sort(key=lambda c: (c.refusal is not None, c.open_cases, c.assessor.display_name))
     slate = tuple(result)
-    roster.slates[key] = (work, slate)
+    if not excluded:
+        roster.slates[key] = (work, slate)
     return slate
 
 
