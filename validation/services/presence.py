@@ -13,6 +13,8 @@ the probe is missed as it would be had the page been read a moment earlier.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import bindparam, event, exists, select
 from sqlalchemy.orm import Session
 
@@ -52,26 +54,39 @@ _PROBE = select(
 _KEY = "case_presence"
 
 
+class _Probed(NamedTuple):
+    case_id: int
+    candidate_id: int
+    #: The probed tables that held none of their rows.
+    empty: frozenset[str]
+
+
 def probe(case_id: int, candidate_id: int) -> None:
     """Find which probed tables hold no row of this case (or of its candidate), for `empty` and
     `empty_for_candidate` to answer until the next flush."""
     row = reads.plain(_PROBE, {"case_id": case_id, "candidate_id": candidate_id}).one()
     found_none = frozenset(name for name, found in row._mapping.items() if not found)
-    db.session.info[_KEY] = (case_id, candidate_id, found_none)
+    db.session.info[_KEY] = _Probed(case_id, candidate_id, found_none)
+
+
+def _probed() -> _Probed | None:
+    """What the probe of this transaction found, while it holds: not once flushed (see `_forget`), nor while a
+    record added waits in the session unflushed (it may be one of those found missing: the read then goes
+    ahead, and flushes it first)."""
+    return None if db.session.new else db.session.info.get(_KEY)
 
 
 def empty(case_id: int, table: str) -> bool:
-    """True only when this case was probed in this transaction, since its last flush, and `table` held none of
-    its rows; False (read it) whenever that is not known. A record added and not yet flushed may be one of
-    them: then the read goes ahead, and flushes it first."""
-    known = db.session.info.get(_KEY)
-    return known is not None and known[0] == case_id and table in known[2] and not db.session.new
+    """True only when the probe still holds for this case and `table` held none of its rows; False (read it)
+    whenever that is not known."""
+    known = _probed()
+    return known is not None and known.case_id == case_id and table in known.empty
 
 
 def empty_for_candidate(user_id: int, table: str) -> bool:
     """As `empty`, for a table of the candidate's own records (`PROBED_BY_CANDIDATE`)."""
-    known = db.session.info.get(_KEY)
-    return known is not None and known[1] == user_id and table in known[2] and not db.session.new
+    known = _probed()
+    return known is not None and known.candidate_id == user_id and table in known.empty
 
 
 @event.listens_for(Session, "after_flush")
