@@ -7,16 +7,22 @@ from datetime import timedelta
 
 from tests import factories
 from validation.extensions import db
-from validation.models import Case, IntakeResponse, Interview, utcnow
+from validation.models import Case, IntakeResponse, Interview, User, utcnow
 from validation.services import intake, interviews, presence
 
 
-def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
+def probed(state: str) -> tuple[Case, dict[str, User]]:
+    """A case in `state`, committed and probed, with the people around it."""
     factories.load_catalog()
     who = factories.people()
-    case = factories.case_in_state("under_review", who)
+    case = factories.case_in_state(state, who)
     db.session.commit()
     presence.probe(case.id, case.candidate_id)
+    return case, who
+
+
+def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
+    case, who = probed("under_review")
     assert presence.empty(case.id, "interviews")
     assert not presence.empty(case.id + 1, "interviews")  # another case was not probed
     assert interviews.interviews_of(case.id) == []
@@ -35,11 +41,7 @@ def test_an_empty_table_is_read_as_empty_until_the_session_writes(ctx):
 
 
 def test_the_probe_sees_every_kind_of_record_it_names(ctx):
-    factories.load_catalog()
-    who = factories.people()
-    awarded = factories.case_in_state("awarded", who)
-    db.session.commit()
-    presence.probe(awarded.id, awarded.candidate_id)
+    awarded, _who = probed("awarded")
     found = {name for name in presence.PROBED if not presence.empty(awarded.id, name)}
     assert {"awards", "outcome_decisions"} <= found, found
     assert db.session.get(Case, awarded.id).outcome is not None
@@ -47,11 +49,7 @@ def test_the_probe_sees_every_kind_of_record_it_names(ctx):
 
 def test_a_candidate_without_intake_answers_is_probed_too(ctx):
     """The intake section of the case page: the candidate's answers, read only when there are some."""
-    factories.load_catalog()
-    who = factories.people()
-    case = factories.case_in_state("under_review", who)
-    db.session.commit()
-    presence.probe(case.id, case.candidate_id)
+    case, who = probed("under_review")
     assert presence.empty_for_candidate(case.candidate_id, "intake_responses")
     assert not presence.empty_for_candidate(who["assessor"].id, "intake_responses")  # not the probed one
     assert intake.latest_for(case.candidate_id) is None

@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import factories
-from tests.conftest import csrf_token, login, post
+from tests.conftest import csrf_token, login, post, statements
 from validation.extensions import db
 from validation.models import (
     AuditEvent,
@@ -384,20 +384,10 @@ def test_stale_results_get_409_and_keep_what_was_typed(scheduled):
 
 def test_the_home_page_costs_the_same_queries_for_one_case_or_many(scheduled):
     """Requests and appointments come in one query each, whatever the number of cases."""
-    from sqlalchemy import event
-
     from validation.services import catalog
 
     candidate = scheduled.client("candidate")
-    with scheduled.app.app_context():
-        engine = db.engine
-    counted: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        counted.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(scheduled.app) as counted:
         candidate.get("/my")
         one = len(counted)
         with scheduled.app.app_context():
@@ -409,5 +399,3 @@ def test_the_home_page_costs_the_same_queries_for_one_case_or_many(scheduled):
         page = text(candidate.get("/my"))
         assert len(counted) == one
         assert "Practical observation" in page
-    finally:
-        event.remove(engine, "before_cursor_execute", count)

@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from tests import factories
-from tests.conftest import login, post
+from tests.conftest import login, post, statements
 from validation import create_app
 from validation.extensions import db
 from validation.models import AuditEvent, Case, User
@@ -94,15 +94,7 @@ def test_the_page_costs_the_same_number_of_queries_however_many_rows_it_shows(ap
                      "submitted"])
     client = coordinator(app)
     client.get("/coordinator/")  # warm: the workflow definitions are read once per process
-    counted: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        counted.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(app) as counted:
         app.config["QUEUE_PAGE_SIZE"] = 2
         assert len(listed(client.get("/coordinator/"))) == 2
         few = len(counted)
@@ -110,11 +102,8 @@ def test_the_page_costs_the_same_number_of_queries_however_many_rows_it_shows(ap
         app.config["QUEUE_PAGE_SIZE"] = 50
         assert len(listed(client.get("/coordinator/"))) == 8
         many = len(counted)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert many == few, (few, many)
     assert many <= 15, many
-
 
 
 def test_the_case_page_costs_the_same_number_of_queries_however_many_outcomes_the_case_has(app):
@@ -124,24 +113,15 @@ def test_the_case_page_costs_the_same_number_of_queries_however_many_outcomes_th
     small, large = min(sizes, key=sizes.__getitem__), max(sizes, key=sizes.__getitem__)
     assert sizes[large] > sizes[small]
     client = coordinator(app)
-    counted: list[str] = []
 
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        counted.append(statement)
-
-    def queries(case_id: int) -> int:
+    def queries(case_id: int, counted: list[str]) -> int:
         assert client.get(f"/cases/{case_id}").status_code == 200  # warm: what a process reads once
         counted.clear()
         assert client.get(f"/cases/{case_id}").status_code == 200
         return len(counted)
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        few, many = queries(small), queries(large)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    with statements(app) as counted:
+        few, many = queries(small, counted), queries(large, counted)
     assert many == few, (sizes[small], few, sizes[large], many)
     # The optional records (appeals, awards, interviews, moderation, referees...) cost one probe, not a query
     # each, on a case that has none of them.

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, csrf_token, post
+from tests.conftest import PASSWORD, csrf_token, post, statements
 from tests.web.test_access_matrix import ROLES, build_world, routes, signed_in, url
 
 SAFE_REFERRER_POLICIES = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
@@ -171,29 +171,15 @@ def test_every_page_carries_the_security_headers(app):
 def test_a_signed_in_answer_is_never_cached_and_costs_no_account_lookup_by_itself(app):
     """/healthz and the stylesheet read nothing from the database for a signed-in person (the no-store header
     is told by the session), and still say no-store; a signed-out visitor's do not."""
-    from sqlalchemy import event
-
-    from validation.extensions import db
-
     world = build_world(app)
     client = signed_in(app, world, "coordinator")
-    counted: list[str] = []
-
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        counted.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(app) as counted:
         for path in ("/healthz", "/static/app.css"):
             response = client.get(path)
             assert response.status_code == 200, path
             assert "no-store" in response.headers.get("Cache-Control", ""), path
             assert counted == [], (path, counted)
             assert "no-store" not in app.test_client().get(path).headers.get("Cache-Control", ""), path
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_no_page_loads_anything_from_outside_the_app(app):
