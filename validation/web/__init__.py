@@ -42,11 +42,13 @@ def register(app: Flask, login_manager: LoginManager) -> None:
     app.register_blueprint(credentials.bp)
     notifications.install(app)
     from validation.web import i18n
+    from validation.web.options import mark_selected
     from validation.web.timeline import items
 
     # Globals, not a context processor, so that imported macros see them too.
     app.jinja_env.globals["current_locale"] = i18n.current_language
     app.jinja_env.globals["timeline_items"] = items
+    app.jinja_env.filters["mark_selected"] = mark_selected
     app.jinja_env.globals["country_name"] = i18n.country_name
     app.jinja_env.globals["language_name"] = i18n.language_name
     i18n.install_page_translations(app)

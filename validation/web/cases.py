@@ -18,9 +18,9 @@ from validation.extensions import db
 from validation.models import Case, Credential, LearningOutcome
 from validation.services import access, assessment, case_view, cases, evidence, review, staffing
 from validation.services.errors import Invalid, ServiceError
-from validation.web.coordinator import select_options
 from validation.web.errors import TITLES
 from validation.web.i18n import current_language
+from validation.web.options import select_options
 from validation.web.roles import roles_required
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")

@@ -27,6 +27,7 @@ from validation.extensions import db
 from validation.services import accounts, cases, catalog, choices, queues, staffing
 from validation.services.errors import Invalid
 from validation.web.i18n import current_language
+from validation.web.options import select_options
 from validation.web.roles import roles_required
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -115,15 +116,6 @@ def queue_filters() -> tuple[QueueDaysForm, queues.Filters, QueueChoices]:
     days = QueueDaysForm(request.args)
     days.min_days.validate(days)
     return days, _filters(request.args, days, known), known
-
-
-@bp.app_template_filter()
-def mark_selected(options: Markup, value: object) -> Markup:
-    """Kept <option>s (from `select_options`) with the one of this value selected."""
-    text = escape("" if value is None else str(value))
-    # On the plain text: Markup's own replace would escape the tags it is given.
-    marked = str(options).replace(f'<option value="{text}">', f'<option value="{text}" selected>', 1)
-    return Markup(marked)  # noqa: S704 (options and value are escaped)
 
 
 def _state_labels(versions: set[tuple[str, int]]) -> dict[str, str]:
@@ -251,20 +243,6 @@ def _url_with(**changes: object) -> str:
             args[key] = str(value)
     base = request.path
     return f"{base}?{urlencode(args)}" if args else base
-
-
-@bp.app_template_global()
-def select_options(choices: list[tuple[object, object]], selected: object = None) -> Markup:
-    """The <option>s of a long choice (two hundred assessors, say), built in one pass rather than a template
-    loop per option: the queue page lists them twice. With `selected` None, none is marked (the queue keeps its
-    options so, and `mark_selected` marks the one a request asks for)."""
-    chosen = None if selected is None else str(selected)
-    parts = []
-    for value, label in choices:
-        text = str(value)
-        mark = " selected" if text == chosen else ""
-        parts.append(f'<option value="{escape(text)}"{mark}>{escape(str(label))}</option>')
-    return Markup("".join(parts))  # noqa: S704 (every value and label is escaped above)
 
 
 @bp.get("/")
