@@ -9,9 +9,10 @@ import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +29,14 @@ PASSWORD = "correct horse battery"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 IN_CI = bool(os.environ.get("CI"))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def postgres_only(test: Callable[..., Any], reason: str = "needs PostgreSQL") -> Callable[..., Any]:
+    """Runs on PostgreSQL alone (real locks between connections, what its driver does); in CI
+    TEST_DATABASE_URL is always set, so it never skips there."""
+    test = pytest.mark.skipif(not PG_URL, reason=f"{reason}: set TEST_DATABASE_URL")(test)
+    test = pytest.mark.parametrize("backend", ["postgresql"])(test)
+    return pytest.mark.postgres_only(test)
 
 # The real hasher is argon2id with production costs; tests keep argon2id but make it cheap.
 accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

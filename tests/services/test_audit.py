@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests import factories
-from tests.conftest import PG_URL
+from tests.conftest import postgres_only
 from validation.extensions import db
 from validation.models import AuditEvent, utcnow
 from validation.models.audit import GENESIS_HASH
@@ -37,11 +37,6 @@ def _no_write_intent_left_behind() -> Iterator[None]:
     write_intent.reset(token)
 
 
-def postgres_only(test: Callable[..., Any]) -> Callable[..., Any]:
-    """Runs on PostgreSQL alone (real locks and concurrency); in CI TEST_DATABASE_URL is always set."""
-    test = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set TEST_DATABASE_URL")(test)
-    test = pytest.mark.parametrize("backend", ["postgresql"])(test)
-    return pytest.mark.postgres_only(test)
 
 
 def _last_seq() -> int:

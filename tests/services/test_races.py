@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 import workflows
 from tests import factories
-from tests.conftest import PG_URL
+from tests.conftest import postgres_only
 from validation.extensions import db
 from validation.models import AuditEvent, Award, Case, CaseTransition, Credential, OutcomeDecision, User
 from validation.services import assessment, audit, case_view, cases, catalog, staffing
@@ -35,13 +35,6 @@ ROUNDS = 200
 DECISION_ROUNDS = 60
 REASON = "A reason given in the race."
 
-
-def postgres_only(test: Callable[..., Any]) -> Callable[..., Any]:
-    """Runs on PostgreSQL alone (real row locks and concurrency); in CI TEST_DATABASE_URL is always set."""
-    test = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (row locks, two real writers): "
-                                                 "set TEST_DATABASE_URL")(test)
-    test = pytest.mark.parametrize("backend", ["postgresql"])(test)
-    return pytest.mark.postgres_only(test)
 
 
 # --- running two people at once -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ from babel.dates import format_date
 from flask import Flask
 
 from tests import factories
-from tests.conftest import PG_URL
+from tests.conftest import postgres_only
 from validation.extensions import db
 from validation.models import (
     AuditEvent,
@@ -32,11 +31,6 @@ BAKERY_UK = "Приготування хлібобулочних і кондит
 STATEMENT = "From 2019 to 2023 Olena baked bread every morning at our bakery and trained two apprentices."
 
 
-def postgres_only(test: Callable[..., Any]) -> Callable[..., Any]:
-    """Runs on PostgreSQL alone (real row locks between connections); in CI TEST_DATABASE_URL is set."""
-    test = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set TEST_DATABASE_URL")(test)
-    test = pytest.mark.parametrize("backend", ["postgresql"])(test)
-    return pytest.mark.postgres_only(test)
 
 
 @pytest.fixture
