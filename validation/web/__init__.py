@@ -55,3 +55,6 @@ def register(app: Flask, login_manager: LoginManager) -> None:
 
     security.install(app)
     errors.install(app)
+    from validation.web import transactions
+
+    transactions.install(app)
