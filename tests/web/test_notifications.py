@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests import factories
-from tests.conftest import PASSWORD, login, post
+from tests.conftest import PASSWORD, login, post, statements
 from validation.extensions import db
 from validation.models import AuditEvent, Notification
 from validation.services import accounts
@@ -95,3 +95,25 @@ def test_an_empty_page_says_so(app: Flask) -> None:
     login(client, email, PASSWORD)
     html = client.get("/notifications/").get_data(as_text=True)
     assert "You have no notifications." in html and "Mark all read" not in html
+
+
+def test_the_count_in_the_navigation_comes_with_the_session_and_is_current(app: Flask) -> None:
+    """The unread count is read with the signed-in person on every page, not by a query of its own; and it is
+    counted afresh on each request."""
+    emails = _world(app)
+    client = app.test_client()
+    login(client, emails["assessor"], PASSWORD)
+
+    with statements(app) as ran:
+        html = client.get("/catalog").get_data(as_text=True)
+    assert COUNT.findall(html) == ["2"]
+    assert not [s for s in ran if "FROM notifications" in s and "user_sessions" not in s], ran
+
+    with app.app_context():
+        user = accounts.find_by_email(emails["assessor"])
+        first = db.session.execute(
+            sa.select(Notification.id).where(Notification.user_id == user.id).order_by(Notification.id).limit(1)
+        ).scalar_one()
+        db.session.execute(sa.update(Notification).where(Notification.id == first).values(read_at=sa.func.now()))
+        db.session.commit()
+    assert COUNT.findall(client.get("/catalog").get_data(as_text=True)) == ["1"]

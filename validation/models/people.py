@@ -59,6 +59,9 @@ class User(UserMixin, Base):
     # Flask-Login keeps the *session* token in the cookie, never the user id, so that a session can be
     # revoked on the server (logout, password change, disabling).
     session_token = None
+    #: How many of their notifications were unread when the session was read at the start of the request
+    #: (`accounts.user_for_token`), for the top navigation; None when not counted then.
+    unread_on_arrival = None
 
     def get_id(self) -> str | None:
         return self.session_token

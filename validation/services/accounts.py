@@ -14,7 +14,16 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from validation.extensions import db
-from validation.models import AccessCode, CandidateProfile, Centre, ConsentRecord, User, UserSession, utcnow
+from validation.models import (
+    AccessCode,
+    CandidateProfile,
+    Centre,
+    ConsentRecord,
+    Notification,
+    User,
+    UserSession,
+    utcnow,
+)
 from validation.models.people import ROLES
 from validation.services import audit
 from validation.services.errors import Forbidden, Invalid, NotFound
@@ -376,9 +385,19 @@ def open_session(user: User, lifetime_hours: int) -> str:
 
 
 #: Every signed-in request starts with this query, so it is built once (both rows in one query): building a
-#: statement costs more than running it.
+#: statement costs more than running it. The count of the person's unread notifications, which the top
+#: navigation of every page shows, comes with it: a query of its own on every page cost as much again.
 _SESSION_USER = (
-    select(UserSession.revoked_at, UserSession.expires_at, User)
+    select(
+        UserSession.revoked_at,
+        UserSession.expires_at,
+        User,
+        select(func.count(Notification.id))
+        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .correlate(User)
+        .scalar_subquery()
+        .label("unread"),
+    )
     .join(User, User.id == UserSession.user_id)
     .where(UserSession.token_hash == bindparam("token_hash"))
 )
@@ -393,6 +412,7 @@ def user_for_token(token: str) -> User | None:
     if not user.active:
         return None
     user.session_token = token
+    user.unread_on_arrival = found.unread
     return user
 
 

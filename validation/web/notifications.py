@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Flask, abort, flash, g, has_request_context, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -75,12 +86,16 @@ def mark_read():  # type: ignore[no-untyped-def]
 
 
 def install(app: Flask) -> None:
-    """The unread count for the top navigation of every page (one query, only for a signed-in person)."""
+    """The unread count for the top navigation of every page, only for a signed-in person: as counted when
+    their session was read, unless the request may have changed it since (anything but a GET or HEAD)."""
 
     @app.context_processor
     def _unread() -> dict[str, object]:
         if not has_request_context() or not getattr(current_user, "is_authenticated", False):
             return {}
         if "unread_notifications" not in g:
-            g.unread_notifications = notifications.unread_count(current_user)
+            counted = current_user.unread_on_arrival
+            if counted is None or request.method not in ("GET", "HEAD"):
+                counted = notifications.unread_count(current_user)
+            g.unread_notifications = counted
         return {"unread_notifications": g.unread_notifications}
