@@ -264,7 +264,7 @@ def seed(cases_wanted: int = 100_000, credentials_wanted: int = 50, assessors_wa
                 decisions[key] = decisions.get(key, 0) + 1
     _batches(({"month": k[0], "grouping": k[1], "value": k[2], "outcome": k[3], "n": n}
               for k, n in decisions.items()), DecisionCount, progress, "decisions")
-    events = _audit_events(case_rows, events_wanted, coordinator_id, progress)
+    events = _audit_events(case_rows, events_wanted, coordinator_id, outcomes_of, progress)
     wrong = queues.recount() + staffing.recount_workloads()
     choices.restamp(db.session())  # people were written in bulk, past the hook that restamps the choices
     db.session.flush()
@@ -276,7 +276,40 @@ def seed(cases_wanted: int = 100_000, credentials_wanted: int = 50, assessors_wa
                       events)
 
 
-def _audit_events(case_rows: list[dict[str, Any]], wanted: int, actor: int,
+#: What each seeded case's trail tells, in turn, as the services record it (their columns and facts): the
+#: case page's timeline then has the work of real events to do (a state's label, a verdict, a count). Every
+#: case gets the same steps whatever its state: the trail is there to be read, not to retell the case.
+_STEPS: list[tuple[str, str | None, str | None, str | None]] = [
+    # (action, from state, to state, trigger)
+    ("case.opened", None, "draft", None),
+    ("evidence.added", None, None, None),
+    ("evidence.added", None, None, None),
+    ("case.transition", "draft", "submitted", "submit"),
+    ("case.transition", "submitted", "screening", "start_screening"),
+    ("case.assigned", None, None, None),
+    ("case.transition", "screening", "under_review", "accept_for_review"),
+    ("decision.recorded", None, None, None),
+    ("decision.recorded", None, None, None),
+    ("decision.recorded", None, None, None),
+]
+
+
+def _step_facts(step: int, row: dict[str, Any], outcomes: list[int], seq: int) -> dict[str, Any]:
+    action, _source, _destination, trigger = _STEPS[step % len(_STEPS)]
+    if action == "case.opened":
+        return {"credential_id": row["credential_id"], "workflow": f"{row['workflow_key']}:{row['workflow_version']}",
+                "outcomes_claimed": len(outcomes)}
+    if action == "evidence.added":
+        return {"item_id": seq, "kind": "statement", "outcomes": outcomes[:2], "size": None}
+    if action == "case.transition":
+        return {"trigger": trigger, "with_reason": False}
+    if action == "case.assigned":
+        return {"assessor_id": row["assessor_id"] or 0, "previous_assessor_id": None}
+    outcome = outcomes[step % len(outcomes)] if outcomes else 0
+    return {"decision_id": seq, "outcome_id": outcome, "verdict": "met", "criteria_met": 2}
+
+
+def _audit_events(case_rows: list[dict[str, Any]], wanted: int, actor: int, outcomes_of: dict[int, list[int]],
                   progress: Callable[[str], None]) -> int:
     """`wanted` events spread over the cases, oldest first, each chained to the one before it."""
     last = db.session.execute(
@@ -286,8 +319,6 @@ def _audit_events(case_rows: list[dict[str, Any]], wanted: int, actor: int,
     per_case = max(wanted // max(len(case_rows), 1), 1)
     start = min(r["opened_at"] for r in case_rows)
     span = (utcnow() - start) / max(wanted, 1)
-    actions = ["case.opened", "evidence.added", "evidence.added", "case.transition", "case.transition",
-               "case.assigned", "decision.recorded", "decision.recorded", "decision.recorded", "case.transition"]
 
     def rows() -> Iterator[dict[str, Any]]:
         nonlocal seq, previous
@@ -299,14 +330,14 @@ def _audit_events(case_rows: list[dict[str, Any]], wanted: int, actor: int,
                         return
                     seq += 1
                     made += 1
-                    action = actions[k % len(actions)]
-                    facts = audit.canonical_json({"seeded": True, "step": k})
+                    action, source, destination, _trigger = _STEPS[k % len(_STEPS)]
+                    facts = audit.canonical_json(_step_facts(k, row, outcomes_of[row["credential_id"]], seq))
                     event = SimpleNamespace(seq=seq, occurred_at=start + span * made, actor_id=actor,
-                                            action=action, case_id=row["id"], from_state=None, to_state=None,
-                                            facts=facts, prev_hash=previous)
+                                            action=action, case_id=row["id"], from_state=source,
+                                            to_state=destination, facts=facts, prev_hash=previous)
                     digest = audit.compute_hash(event)  # type: ignore[arg-type]
                     yield {"seq": seq, "occurred_at": event.occurred_at, "actor_id": actor, "action": action,
-                           "case_id": row["id"], "from_state": None, "to_state": None, "facts": facts,
+                           "case_id": row["id"], "from_state": source, "to_state": destination, "facts": facts,
                            "prev_hash": previous, "hash": digest}
                     previous = digest
 
