@@ -167,6 +167,9 @@ def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> 
     if backend == "sqlite":
         path = folder / "bench.sqlite3"
         reuse = args.reuse and path.exists()
+        if not reuse:  # a kept folder's database of an earlier run is replaced, not seeded twice
+            for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                stale.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
         reuse = args.reuse and postgres_seeded()
