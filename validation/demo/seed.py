@@ -294,8 +294,8 @@ _STEPS: list[tuple[str, str | None, str | None, str | None]] = [
 ]
 
 
-def _step_facts(step: int, row: dict[str, Any], outcomes: list[int], seq: int) -> dict[str, Any]:
-    action, _source, _destination, trigger = _STEPS[step % len(_STEPS)]
+def _step_facts(action: str, trigger: str | None, step: int, row: dict[str, Any], outcomes: list[int],
+                seq: int) -> dict[str, Any]:
     if action == "case.opened":
         return {"credential_id": row["credential_id"], "workflow": f"{row['workflow_key']}:{row['workflow_version']}",
                 "outcomes_claimed": len(outcomes)}
@@ -330,8 +330,9 @@ def _audit_events(case_rows: list[dict[str, Any]], wanted: int, actor: int, outc
                         return
                     seq += 1
                     made += 1
-                    action, source, destination, _trigger = _STEPS[k % len(_STEPS)]
-                    facts = audit.canonical_json(_step_facts(k, row, outcomes_of[row["credential_id"]], seq))
+                    action, source, destination, trigger = _STEPS[k % len(_STEPS)]
+                    outcomes = outcomes_of[row["credential_id"]]
+                    facts = audit.canonical_json(_step_facts(action, trigger, k, row, outcomes, seq))
                     event = SimpleNamespace(seq=seq, occurred_at=start + span * made, actor_id=actor,
                                             action=action, case_id=row["id"], from_state=source,
                                             to_state=destination, facts=facts, prev_hash=previous)

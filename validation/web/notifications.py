@@ -14,7 +14,6 @@ from flask import (
     has_request_context,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import format_date
@@ -28,6 +27,7 @@ from validation.models import Case, Notification
 from validation.services import notifications
 from validation.web.i18n import current_language
 from validation.web.roles import roles_required
+from validation.web.security import write_intent
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 EVERYONE = ("candidate", "assessor", "coordinator", "admin")
@@ -87,7 +87,7 @@ def mark_read():  # type: ignore[no-untyped-def]
 
 def install(app: Flask) -> None:
     """The unread count for the top navigation of every page, only for a signed-in person: as counted when
-    their session was read, unless the request may have changed it since (anything but a GET or HEAD)."""
+    their session was read, unless the request may have changed it since (one that changes data)."""
 
     @app.context_processor
     def _unread() -> dict[str, object]:
@@ -95,7 +95,7 @@ def install(app: Flask) -> None:
             return {}
         if "unread_notifications" not in g:
             counted = current_user.unread_on_arrival
-            if counted is None or request.method not in ("GET", "HEAD"):
+            if counted is None or write_intent.get():
                 counted = notifications.unread_count(current_user)
             g.unread_notifications = counted
         return {"unread_notifications": g.unread_notifications}
