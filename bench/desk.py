@@ -196,12 +196,15 @@ def bench(backend: str, args: argparse.Namespace, binary: str, folder: Path) -> 
         urls = [
             ("ceiling: /healthz", "/healthz"),
             ("yardstick: bare query, 50 as JSON", "/bench/bare"),
+            ("  the same, signed in", "/bench/bare/signed-in"),
+            ("  the same as a page, signed in", "/bench/bare/page"),
             ("queue, first page", "/coordinator/"),
             ("queue, under review, Ukrainian", "/coordinator/?state=under_review&language=uk"),
             ("queue, overdue, by due date", "/coordinator/?overdue=y&sort=due"),
             ("queue, sector and target group", "/coordinator/?sector=ict&target_group=displaced"),
             ("queue, page 200", deep_page(port, cookie, 200)),
             ("case page", f"/cases/{case.group(1)}"),
+            ("  its reads alone, in the layout", f"/bench/case/{case.group(1)}/reads"),
             ("figures, per credential", "/coordinator/reports?group=credential"),
         ]
         script = folder / "p95.lua"
