@@ -13,7 +13,8 @@ For each database, in one run on one machine:
    ceiling is `/healthz` of the same app served the same way, measured again around each URL (half the
    duration before, half after) so that each share is of the ceiling of the same minutes; the yardstick is a
    bare indexed query of 50 cases returned as JSON (`bench/calibration.py`), the comparison the goal is set
-   against;
+   against, followed by two steps from it towards a page (signed in; as a table in the site's layout); the
+   case page is followed by its reads alone, shown as nothing but the layout;
 4. in the same process as the app, the kept counts per state and the first page of the list are each timed
    (median of 50): the counts must cost no more than the list.
 
