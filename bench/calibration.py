@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_login import current_user, login_required
+from jinja2 import Template
 from sqlalchemy import text
 
 from validation import create_app as create_engine_app
@@ -62,7 +63,12 @@ def _as_json() -> dict[str, object]:
 
 def create_app() -> Flask:
     app = create_engine_app()
-    page = app.jinja_env.from_string(PAGE)  # compiled once, as a template file would be
+    # Compiled once, as a template file would be, and given the context every page gets.
+    page, empty = app.jinja_env.from_string(PAGE), app.jinja_env.from_string(EMPTY)
+
+    def _render(template: Template, **context: object) -> str:
+        app.update_template_context(context)
+        return template.render(context)
 
     @app.get("/bench/bare")
     def bare() -> dict[str, object]:
@@ -76,18 +82,11 @@ def create_app() -> Flask:
     @app.get("/bench/bare/page")
     @login_required
     def bare_page() -> str:
-        context: dict[str, object] = {"rows": db.session.execute(BARE).all()}
-        app.update_template_context(context)
-        return page.render(context)
-
-    empty = app.jinja_env.from_string(EMPTY)
+        return _render(page, rows=db.session.execute(BARE).all())
 
     @app.get("/bench/case/<int:case_id>/reads")
     @login_required
     def case_reads(case_id: int) -> str:
-        view = case_view.build(current_user, case_id)
-        context: dict[str, object] = {"case_id": view.case.id}
-        app.update_template_context(context)
-        return empty.render(context)
+        return _render(empty, case_id=case_view.build(current_user, case_id).case.id)
 
     return app

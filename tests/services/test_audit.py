@@ -37,8 +37,6 @@ def _no_write_intent_left_behind() -> Iterator[None]:
     write_intent.reset(token)
 
 
-
-
 def _last_seq() -> int:
     return int(db.session.execute(sa.select(sa.func.coalesce(sa.func.max(AuditEvent.seq), 0))).scalar_one())
 

@@ -36,7 +36,6 @@ DECISION_ROUNDS = 60
 REASON = "A reason given in the race."
 
 
-
 # --- running two people at once -------------------------------------------------------------------------
 
 
@@ -514,7 +513,6 @@ def test_a_service_refusal_of_a_decision_leaves_nothing(ctx: Flask) -> None:
     case = db.session.get(Case, case.id)
     assert case is not None
     assert (_count(OutcomeDecision), _count(AuditEvent), case.lock_version) == before
-
 
 
 @postgres_only

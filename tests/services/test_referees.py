@@ -31,8 +31,6 @@ BAKERY_UK = "Приготування хлібобулочних і кондит
 STATEMENT = "From 2019 to 2023 Olena baked bread every morning at our bakery and trained two apprentices."
 
 
-
-
 @pytest.fixture
 def who(ctx: Flask) -> dict[str, User]:
     factories.load_catalog()

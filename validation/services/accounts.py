@@ -24,6 +24,7 @@ from validation.models import (
     UserSession,
     utcnow,
 )
+from validation.models.notifications import unread_of
 from validation.models.people import ROLES
 from validation.services import audit
 from validation.services.errors import Forbidden, Invalid, NotFound
@@ -393,7 +394,7 @@ _SESSION_USER = (
         UserSession.expires_at,
         User,
         select(func.count(Notification.id))
-        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .where(unread_of(User.id))
         .correlate(User)
         .scalar_subquery()
         .label("unread"),

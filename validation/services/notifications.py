@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from validation.extensions import db
 from validation.models import Case, Notification, User, utcnow
+from validation.models.notifications import unread_of
 from validation.services import audit, mail, profiles, reads
 
 
@@ -254,9 +255,7 @@ def notifications_of(user: User, limit: int = 100) -> list[Notification]:
 
 
 #: Read for the top navigation of every signed-in page, so built once, and read plain (a count).
-_UNREAD = select(func.count(Notification.id)).where(
-    Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)
-)
+_UNREAD = select(func.count(Notification.id)).where(unread_of(bindparam("user_id")))
 
 
 def unread_count(user: User) -> int:
@@ -267,7 +266,7 @@ def mark_all_read(user: User) -> int:
     """Mark every unread notification of `user` read; returns how many were."""
     count = db.session.execute(
         update(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(unread_of(user.id))
         .values(read_at=utcnow())
     ).rowcount
     count = int(count or 0)

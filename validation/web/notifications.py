@@ -5,17 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import (
-    Blueprint,
-    Flask,
-    abort,
-    flash,
-    g,
-    has_request_context,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import Blueprint, Flask, abort, flash, g, has_request_context, redirect, render_template, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
